@@ -1,0 +1,51 @@
+# slipway's build. Trivy (linked from the scan stage on) needs
+# GOEXPERIMENT=jsonv2 for every build, test and lint: it is exported here.
+export GOEXPERIMENT := jsonv2
+export CGO_ENABLED ?= 0
+
+GO            ?= go
+BIN           ?= bin/slipway
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS       := -s -w -X github.com/slipway-ci/slipway/internal/version.Version=$(VERSION) \
+                 -X github.com/slipway-ci/slipway/internal/version.Commit=$(COMMIT)
+# Tools and daemons the tests build live outside the repository.
+SLIPWAY_CACHE ?= $(HOME)/.cache/slipway
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(SLIPWAY_CACHE)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
+FUZZTIME      ?= 20s
+
+.PHONY: all build test unit lint fuzz demo testdeps clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/slipway
+
+## test: every test, with what the tests need installed first
+test: testdeps lint
+	$(GO) test -count=1 ./...
+
+testdeps:
+	hack/testdeps.sh
+
+$(GOLANGCI_LINT):
+	mkdir -p $(dir $@)
+	GOBIN=$(SLIPWAY_CACHE)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(SLIPWAY_CACHE)/bin/golangci-lint $@
+
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParseTagRule -fuzztime=$(FUZZTIME) ./internal/meta/
+	$(GO) test -run='^$$' -fuzz=FuzzTemplate -fuzztime=$(FUZZTIME) ./internal/meta/
+	$(GO) test -run='^$$' -fuzz=FuzzSplitList -fuzztime=$(FUZZTIME) ./internal/config/
+
+## demo: the main job, end to end, on the example app
+demo: build
+	hack/demo.sh
+
+clean:
+	rm -rf bin out .slipway

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+type runOptions struct {
+	common
+	dryRun bool
+	output string // text | json
+}
+
+func newRun() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the whole pipeline: build, scan, sign, push, tag, report",
+		Long: `Run the whole pipeline: build on BuildKit and push by digest, scan with Trivy
+and gate, sign and attest with cosign, move the tags last, and report.
+
+With --dry-run it validates every input and prints the plan, contacting no
+daemon, registry or API: the plan on stderr, and with --output json as JSON
+on stdout.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd); err != nil {
+				return err
+			}
+			if o.output != "text" && o.output != "json" {
+				return errs.Input("output", "expected text or json, got %q", o.output)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	o.bind(cmd)
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the plan and touch nothing")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "result format on stdout: text or json")
+	return cmd
+}
+
+func (o *runOptions) run(ctx context.Context) error {
+	prep, err := pipeline.Prepare(ctx, pipeline.PrepareOptions{
+		Flags: config.FlagValues(o.flags), Env: o.env, Offline: o.dryRun, Log: o.stderr,
+	})
+	if err != nil {
+		return err
+	}
+	if err := prep.Plan.WriteText(o.stderr); err != nil {
+		return err
+	}
+	stages := pipeline.Nop(o.stderr)
+	if !o.dryRun {
+		return errs.Stage("build", errors.New("this slipway has no BuildKit builder yet: only --dry-run is available"))
+	}
+	o.stderr.Write([]byte("\ndry run: nothing was built, pushed, signed or posted\n"))
+	if _, err := pipeline.Run(ctx, prep.Plan, stages); err != nil {
+		return err
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(o.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(prep.Plan)
+	}
+	return nil
+}

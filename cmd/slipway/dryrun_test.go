@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipway-ci/slipway/internal/ci/citest"
+)
+
+// Inputs shared by the provider tests, as a user's workflow would give them.
+var dryRunInputs = map[string]string{
+	"SLIPWAY_IMAGES":     "ghcr.io/octo-org/app\nregistry.example.com:5000/team/app",
+	"SLIPWAY_PLATFORMS":  "linux/amd64,linux/arm64",
+	"SLIPWAY_BUILD_ARGS": "VERSION=1\nNPM_TOKEN=npm-secret-value",
+	"SLIPWAY_SECRETS":    "GIT_AUTH_TOKEN=inline-secret-value",
+	"SLIPWAY_COSIGN_KEY": "env://COSIGN_PRIVATE_KEY",
+	"SLIPWAY_CACHE_TO":   "type=registry,ref=ghcr.io/octo-org/app:buildcache,mode=max",
+	"SOURCE_DATE_EPOCH":  "1700000000",
+}
+
+var secretValues = []string{"npm-secret-value", "inline-secret-value", "ghp_token_value"}
+
+func with(base map[string]string, more map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range []map[string]string{dryRunInputs, base, more} {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// checkDryRun runs `slipway run --dry-run --output json` in dir with env,
+// checks that it succeeded without showing a secret, and compares the plan
+// with testdata/plans/<name>.json.
+func checkDryRun(t *testing.T, name, dir string, env map[string]string) {
+	t.Helper()
+	r := slipway(t, dir, env, "run", "--dry-run", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	for _, s := range secretValues {
+		if strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("output shows the secret %q", s)
+		}
+	}
+	var plan map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
+		t.Fatalf("stdout is not the JSON plan: %v\n%s", err, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "Steps") || !strings.Contains(r.stderr, "dry run: nothing was built") {
+		t.Errorf("stderr lacks the human plan:\n%s", r.stderr)
+	}
+	golden(t, filepath.Join("plans", name+".json"), r.stdout)
+}
+
+func TestDryRunGitHub(t *testing.T) {
+	tag := citest.Payload(t, "push", citest.RefPrefix("refs/tags/"))
+	citest.Set(tag, "ref", "refs/tags/v1.4.2")
+	pr := citest.Payload(t, "pull_request", citest.Action("opened"))
+	for _, tc := range []struct {
+		name    string
+		event   string
+		payload map[string]any
+	}{
+		{"github-tag", "push", tag},
+		{"github-pr", "pull_request", pr},
+		{"github-branch", "push", citest.Payload(t, "push", citest.RefPrefix("refs/heads/"))},
+		{"github-release", "release", citest.Payload(t, "release", citest.Action("published"))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := citest.GitHubEnv(t, tc.event, tc.payload)
+			env["GITHUB_TOKEN"] = "ghp_token_value"
+			env["GITHUB_API_URL"] = "http://127.0.0.1:9" // must not be contacted in a dry run
+			checkDryRun(t, tc.name, "testdata/app", with(env, nil))
+		})
+	}
+}
+
+func TestDryRunGitLab(t *testing.T) {
+	base := map[string]string{
+		"GITLAB_CI": "true", "CI": "true",
+		"CI_COMMIT_SHA":       "b7a1e0c5d4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9",
+		"CI_DEFAULT_BRANCH":   "main",
+		"CI_PROJECT_URL":      "https://gitlab.example.com/group/app",
+		"CI_PROJECT_PATH":     "group/app",
+		"CI_JOB_URL":          "https://gitlab.example.com/group/app/-/jobs/77",
+		"CI_REGISTRY_IMAGE":   "registry.gitlab.example.com/group/app",
+		"SLIPWAY_IMAGES":      "", // images default to CI_REGISTRY_IMAGE
+		"CI_COMMIT_TIMESTAMP": "2024-05-01T10:00:00+00:00",
+	}
+	t.Run("gitlab-mr", func(t *testing.T) {
+		checkDryRun(t, "gitlab-mr", "testdata/app", with(base, map[string]string{
+			"CI_PIPELINE_SOURCE": "merge_request_event", "CI_COMMIT_REF_NAME": "feature/login",
+			"CI_MERGE_REQUEST_IID": "42", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+			"CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature/login",
+			"CI_MERGE_REQUEST_PROJECT_ID": "10", "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "10", "CI_PROJECT_ID": "10",
+		}))
+	})
+	t.Run("gitlab-schedule", func(t *testing.T) {
+		checkDryRun(t, "gitlab-schedule", "testdata/app", with(base, map[string]string{
+			"CI_PIPELINE_SOURCE": "schedule", "CI_COMMIT_BRANCH": "main", "CI_COMMIT_REF_NAME": "main",
+		}))
+	})
+}
+
+func TestDryRunJenkins(t *testing.T) {
+	checkDryRun(t, "jenkins-pr", "testdata/app", with(map[string]string{
+		"JENKINS_URL": "https://jenkins.example.com/", "BUILD_URL": "https://jenkins.example.com/job/app/job/PR-12/3/",
+		"GIT_COMMIT": "4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b", "BRANCH_NAME": "PR-12", "CHANGE_ID": "12",
+		"CHANGE_TARGET": "main", "CHANGE_BRANCH": "fix/typo", "CHANGE_FORK": "contributor",
+		"GIT_URL": "https://github.com/octo-org/app.git", "JOB_NAME": "app/PR-12",
+	}, nil))
+}
+
+func TestDryRunLocal(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Fixed identities and dates make the commit's SHA the same on every run.
+	gitEnv := append(os.Environ(),
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_AUTHOR_DATE=2024-01-02T03:04:05Z",
+		"GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@example.com", "GIT_COMMITTER_DATE=2024-01-02T03:04:05Z")
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"}, {"add", "Dockerfile"}, {"commit", "-q", "-m", "app"},
+		{"remote", "add", "origin", "https://github.com/octo-org/app.git"},
+		{"tag", "v0.9.0"}, {"tag", "v1.0.0-rc.1"}, {"tag", "v1.0.0"},
+	} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = dir, gitEnv
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	checkDryRun(t, "local-tag", dir, with(nil, nil))
+}

@@ -1,0 +1,164 @@
+package ci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/errs"
+)
+
+// localProvider reads the context of a run outside CI from the git
+// checkout at the context directory, running the git CLI there:
+//
+//   - a tag on HEAD makes the run a tag push of it (the highest semantic
+//     version when several point at HEAD);
+//   - else a checked-out branch makes it a push of that branch;
+//   - else (a detached HEAD with no tag) the run is manual, EventName
+//     "workflow_dispatch", and Ref is the commit SHA itself: a ref git
+//     resolves, which no branch, tag or pull request rule matches.
+type localProvider struct {
+	env Env
+	dir string
+	out *fileOutputs
+}
+
+func newLocal(opts Options) *localProvider {
+	return &localProvider{env: opts.Env, dir: opts.ContextDir, out: newFileOutputs(opts.OutputDir)}
+}
+
+// Name implements Provider.
+func (*localProvider) Name() string { return NameLocal }
+
+// Detected implements Provider. It is always true: the local provider
+// works wherever there is a git checkout, so Detect tries it last.
+func (*localProvider) Detected() bool { return true }
+
+// Outputs implements Provider: a dotenv file and a Markdown summary under
+// the output directory.
+func (p *localProvider) Outputs() Outputs { return p.out }
+
+// Context implements Provider. A context directory outside a git work
+// tree is an *errs.InputError for input "context".
+func (p *localProvider) Context(ctx context.Context, warn func(string)) (*Context, error) {
+	if warn == nil {
+		warn = nopWarn
+	}
+	top, err := p.git(ctx, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return nil, p.notARepository(err)
+	}
+	sha, err := p.gitOptional(ctx, "rev-parse", "--verify", "-q", "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("reading HEAD in %s: %w", p.dir, err)
+	}
+	if sha == "" {
+		return nil, errs.Input("context", "the git repository %s has no commits yet", top)
+	}
+	tags, err := p.git(ctx, "tag", "--points-at", "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("listing the tags on HEAD: %w", err)
+	}
+	branch, err := p.gitOptional(ctx, "symbolic-ref", "--short", "-q", "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("reading the current branch: %w", err)
+	}
+	date, err := p.git(ctx, "show", "-s", "--no-show-signature", "--format=%cI", "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("reading the commit date of HEAD: %w", err)
+	}
+	c := &Context{
+		Provider:   NameLocal,
+		SHA:        sha,
+		CommitDate: commitTime("the commit date of HEAD", date, warn),
+		Actor:      firstNonEmpty(p.env.Get("USER"), p.env.Get("USERNAME")),
+	}
+	classifyLocal(c, strings.Fields(tags), branch)
+	if c.Repository, err = p.repository(ctx, top, branch); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// classifyLocal sets the event and ref fields of c from the tags on HEAD
+// and the current branch ("" when HEAD is detached).
+func classifyLocal(c *Context, tags []string, branch string) {
+	c.EventName = "push"
+	switch tag := highestTag(tags); {
+	case tag != "":
+		c.Event, c.Tag, c.Ref = EventTagPush, tag, tagRef(tag)
+		c.BaseRef = branch // the branch the tag is on, as a push payload's base_ref
+	case branch != "":
+		c.Event, c.Branch, c.Ref = EventBranchPush, branch, branchRef(branch)
+	default:
+		c.Event, c.EventName, c.Ref = EventManual, "workflow_dispatch", c.SHA
+	}
+}
+
+// repository describes the checkout at top: named after the origin remote
+// (or the directory without one), with the default branch origin/HEAD
+// names, else the current branch when it is main or master.
+func (p *localProvider) repository(ctx context.Context, top, branch string) (Repository, error) {
+	origin, err := p.gitOptional(ctx, "config", "--get", "remote.origin.url")
+	if err != nil {
+		return Repository{}, fmt.Errorf("reading the origin remote: %w", err)
+	}
+	var repo Repository
+	repo.Name, repo.URL = parseGitRemote(origin)
+	if repo.Name == "" {
+		repo.Name = filepath.Base(top)
+	}
+	head, err := p.gitOptional(ctx, "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD")
+	if err != nil {
+		return Repository{}, fmt.Errorf("reading origin/HEAD: %w", err)
+	}
+	repo.DefaultBranch = strings.TrimPrefix(head, "origin/")
+	if repo.DefaultBranch == "" && (branch == "main" || branch == "master") {
+		repo.DefaultBranch = branch
+	}
+	return repo, nil
+}
+
+// notARepository turns the failure of git in the context directory into
+// the error to report: an *errs.InputError, unless git itself is missing.
+func (p *localProvider) notARepository(err error) error {
+	var exitErr *exec.ExitError
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
+		return fmt.Errorf("reading the local git context: %w", err)
+	case errors.As(err, &exitErr):
+		return errs.Input("context", "%s is not a git repository (run slipway inside a git checkout or set --ci)", p.dir)
+	}
+	return errs.WrapInput("context", err, "%s is not a git repository (run slipway inside a git checkout or set --ci)", p.dir)
+}
+
+// git runs git with args in the context directory (no shell) and returns
+// its trimmed standard output. A failure carries git's standard error.
+func (p *localProvider) git(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = p.dir
+	out, err := cmd.Output()
+	if err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) && len(exitErr.Stderr) > 0 {
+			return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(exitErr.Stderr)))
+		}
+		return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// gitOptional is git for queries that exit with status 1 when there is
+// nothing to report (config --get, symbolic-ref -q, rev-parse --verify -q):
+// that yields "" and no error.
+func (p *localProvider) gitOptional(ctx context.Context, args ...string) (string, error) {
+	out, err := p.git(ctx, args...)
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) && exitErr.ExitCode() == 1 {
+		return "", nil
+	}
+	return out, err
+}

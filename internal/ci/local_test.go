@@ -1,0 +1,201 @@
+package ci
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-ci/slipway/internal/errs"
+)
+
+// commitDate is the committer date of every test commit.
+var commitDate = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// isolateGit keeps the user's and the system's git configuration away
+// from the git the provider runs.
+func isolateGit(t *testing.T) {
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+}
+
+// runGit runs git in dir, with a fixed identity and dates, and returns its
+// trimmed output.
+func runGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	args = append([]string{"-c", "user.name=Slipway Test", "-c", "user.email=test@example.com",
+		"-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"}, args...)
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	date := commitDate.Format(time.RFC3339)
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE="+date, "GIT_COMMITTER_DATE="+date)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// newGitRepo returns a repository in a temporary directory with one commit
+// on main.
+func newGitRepo(t *testing.T) string {
+	t.Helper()
+	isolateGit(t)
+	dir := t.TempDir()
+	runGit(t, dir, "init", "-q", "-b", "main")
+	runGit(t, dir, "commit", "-q", "--allow-empty", "-m", "first")
+	return dir
+}
+
+// localContext reads the local context of dir.
+func localContext(t *testing.T, dir string) (*Context, error) {
+	t.Helper()
+	p, err := New(NameLocal, Options{ContextDir: dir, Env: MapEnv(map[string]string{"USER": "dev"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Context(context.Background(), func(w string) { t.Errorf("unexpected warning: %s", w) })
+}
+
+func TestLocalContext(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		want  func(sha, dir string) Context
+	}{
+		{
+			name:  "branch",
+			setup: func(*testing.T, string) {},
+			want: func(sha, dir string) Context {
+				return Context{
+					Event: EventBranchPush, EventName: "push", Ref: "refs/heads/main", Branch: "main",
+					Repository: Repository{Name: filepath.Base(dir), DefaultBranch: "main"},
+				}
+			},
+		},
+		{
+			name: "several tags: the highest semantic version",
+			setup: func(t *testing.T, dir string) {
+				for _, tag := range []string{"latest", "v1.2.0", "v1.10.0-rc.1", "v1.10.0", "v1.9.9"} {
+					runGit(t, dir, "tag", tag)
+				}
+			},
+			want: func(sha, dir string) Context {
+				return Context{
+					Event: EventTagPush, EventName: "push", Ref: "refs/tags/v1.10.0", Tag: "v1.10.0", BaseRef: "main",
+					Repository: Repository{Name: filepath.Base(dir), DefaultBranch: "main"},
+				}
+			},
+		},
+		{
+			name: "a pre-release ranks below its release",
+			setup: func(t *testing.T, dir string) {
+				runGit(t, dir, "tag", "v2.0.0")
+				runGit(t, dir, "tag", "v2.0.0-rc.2")
+			},
+			want: func(sha, dir string) Context {
+				return Context{
+					Event: EventTagPush, EventName: "push", Ref: "refs/tags/v2.0.0", Tag: "v2.0.0", BaseRef: "main",
+					Repository: Repository{Name: filepath.Base(dir), DefaultBranch: "main"},
+				}
+			},
+		},
+		{
+			name: "feature branch with an origin",
+			setup: func(t *testing.T, dir string) {
+				runGit(t, dir, "tag", "v0.1.0")
+				runGit(t, dir, "checkout", "-q", "-b", "feature/x")
+				runGit(t, dir, "commit", "-q", "--allow-empty", "-m", "second")
+				runGit(t, dir, "remote", "add", "origin", "git@github.com:acme/widget.git")
+				runGit(t, dir, "update-ref", "refs/remotes/origin/trunk", "HEAD")
+				runGit(t, dir, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/trunk")
+			},
+			want: func(sha, dir string) Context {
+				return Context{
+					Event: EventBranchPush, EventName: "push", Ref: "refs/heads/feature/x", Branch: "feature/x",
+					Repository: Repository{Name: "acme/widget", URL: "https://github.com/acme/widget", DefaultBranch: "trunk"},
+				}
+			},
+		},
+		{
+			name: "detached HEAD",
+			setup: func(t *testing.T, dir string) {
+				runGit(t, dir, "tag", "v0.1.0")
+				runGit(t, dir, "commit", "-q", "--allow-empty", "-m", "second")
+				runGit(t, dir, "checkout", "-q", "--detach", "HEAD")
+			},
+			want: func(sha, dir string) Context {
+				return Context{
+					Event: EventManual, EventName: "workflow_dispatch", Ref: sha,
+					Repository: Repository{Name: filepath.Base(dir)},
+				}
+			},
+		},
+		{
+			name: "detached HEAD on a tag",
+			setup: func(t *testing.T, dir string) {
+				runGit(t, dir, "tag", "v0.1.0")
+				runGit(t, dir, "checkout", "-q", "v0.1.0")
+			},
+			want: func(sha, dir string) Context {
+				return Context{
+					Event: EventTagPush, EventName: "push", Ref: "refs/tags/v0.1.0", Tag: "v0.1.0",
+					Repository: Repository{Name: filepath.Base(dir)},
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := newGitRepo(t)
+			tt.setup(t, dir)
+			sha := runGit(t, dir, "rev-parse", "HEAD")
+			// Read from a subdirectory: the build context need not be the root.
+			sub := filepath.Join(dir, "docker")
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			got, err := localContext(t, sub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want(sha, dir)
+			want.Provider, want.SHA, want.CommitDate, want.Actor = NameLocal, sha, commitDate, "dev"
+			assertContext(t, got, &want)
+		})
+	}
+}
+
+func TestLocalContextNotARepository(t *testing.T) {
+	isolateGit(t)
+	t.Setenv("GIT_CEILING_DIRECTORIES", os.TempDir()) // in case the temp dir lies inside a checkout
+	for name, dir := range map[string]string{
+		"plain directory":   t.TempDir(),
+		"missing directory": filepath.Join(t.TempDir(), "nope"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := localContext(t, dir)
+			var ie *errs.InputError
+			if !errors.As(err, &ie) || ie.Input != "context" {
+				t.Fatalf("err = %v, want an *errs.InputError for input context", err)
+			}
+			assertContains(t, err.Error(), "not a git repository (run slipway inside a git checkout or set --ci)")
+		})
+	}
+}
+
+func TestLocalContextNoCommits(t *testing.T) {
+	isolateGit(t)
+	dir := t.TempDir()
+	runGit(t, dir, "init", "-q")
+	_, err := localContext(t, dir)
+	var ie *errs.InputError
+	if !errors.As(err, &ie) {
+		t.Fatalf("err = %v, want an *errs.InputError", err)
+	}
+	assertContains(t, err.Error(), "has no commits yet")
+}

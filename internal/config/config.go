@@ -1,0 +1,82 @@
+// Package config assembles slipway's one Config from, in order of
+// precedence: command-line flags, SLIPWAY_<NAME> environment variables,
+// GitHub Actions INPUT_<NAME> variables, a config file (.slipway.yaml in the
+// build context, or --config), and defaults; then validates it up front.
+//
+// Every input is a field of Config carrying an `input` struct tag, so the
+// flags, the environment names, the config-file keys, the action.yml inputs
+// and the README table all come from this one declaration.
+package config
+
+// Config is every input of slipway. Field tags:
+//
+//	input:"name"      the input's name (flag, config key; env SLIPWAY_NAME, INPUT_NAME)
+//	list:"comma"      a list whose CSV fields are separate entries (platforms)
+//	list:"lines"      a list whose CSV records are entries (tag rules: "type=ref,event=pr")
+//	comment:"#"       '#' starts a comment in the list
+//	default:"..."     the default value
+//	secret:"true"     never printed; masked in CI logs
+//	enum:"a|b|c"      allowed values
+//	desc:"..."        one-line description (action.yml, README, --help)
+type Config struct {
+	// CI
+	CI          string `input:"ci" default:"auto" enum:"auto|github|gitlab|jenkins|local" desc:"CI platform to read the context from; auto detects it"`
+	GitHubToken string `input:"github-token" secret:"true" desc:"Token for the GitHub API (repository metadata, PR comment); defaults to GITHUB_TOKEN"`
+	GitLabToken string `input:"gitlab-token" secret:"true" desc:"Token for the GitLab API (MR note); CI_JOB_TOKEN cannot post notes"`
+	OutputDir   string `input:"output-dir" default:".slipway" desc:"Directory for the OCI layout, reports and machine-readable results"`
+
+	// Metadata (docker/metadata-action)
+	Images         []string `input:"images" list:"lines" comment:"#" desc:"Image repositories to publish to (metadata-action syntax: name=...,enable=...); on GitLab defaults to CI_REGISTRY_IMAGE"`
+	Tags           []string `input:"tags" list:"lines" comment:"#" desc:"Tag rules in metadata-action syntax; empty: sha-<short>, semver, branch, pr-<n>, nightly and latest"`
+	Flavor         []string `input:"flavor" list:"lines" comment:"#" desc:"Flavor in metadata-action syntax (latest=auto|true|false, prefix=, suffix=)"`
+	Labels         []string `input:"labels" list:"lines" comment:"#" desc:"Extra image labels (key=value), overriding the generated org.opencontainers.image.* ones"`
+	Annotations    []string `input:"annotations" list:"lines" comment:"#" desc:"Extra annotations (key=value, optionally level-prefixed as manifest:key=value)"`
+	SepTags        string   `input:"sep-tags" desc:"Separator of the tags output (default newline)"`
+	SepLabels      string   `input:"sep-labels" desc:"Separator of the labels output (default newline)"`
+	SepAnnotations string   `input:"sep-annotations" desc:"Separator of the annotations output (default newline)"`
+
+	// Build (docker/build-push-action)
+	Context       string   `input:"context" default:"." desc:"Build context: a local directory"`
+	File          string   `input:"file" desc:"Path to the Dockerfile (default <context>/Dockerfile)"`
+	Target        string   `input:"target" desc:"Build stage to build"`
+	BuildArgs     []string `input:"build-args" list:"lines" desc:"Build arguments (KEY=value)"`
+	BuildContexts []string `input:"build-contexts" list:"lines" desc:"Named build contexts (name=path or name=docker-image://ref)"`
+	Secrets       []string `input:"secrets" list:"lines" secret:"true" desc:"Build secrets: id=x,src=file / id=x,env=VAR, or build-push-action's KEY=value"`
+	SecretFiles   []string `input:"secret-files" list:"lines" desc:"Build secrets from files (KEY=path), as build-push-action"`
+	SecretEnvs    []string `input:"secret-envs" list:"comma" desc:"Build secrets from environment variables (KEY=VAR), as build-push-action"`
+	SSH           []string `input:"ssh" list:"comma" desc:"SSH agent sockets or keys to forward (default or id=path)"`
+	Platforms     []string `input:"platforms" list:"comma" desc:"Target platforms (linux/amd64,linux/arm64)"`
+	CacheFrom     []string `input:"cache-from" list:"lines" desc:"Cache sources (type=registry,ref=...; type=local,src=...; type=gha)"`
+	CacheTo       []string `input:"cache-to" list:"lines" desc:"Cache exports (type=registry,ref=...,mode=max; type=local,dest=...; type=inline; type=gha)"`
+	Push          string   `input:"push" default:"auto" enum:"auto|true|false" desc:"Push to the registries; auto pushes on every event except pull requests"`
+	Provenance    string   `input:"provenance" default:"mode=min" desc:"Provenance attestation: false, true, mode=min or mode=max"`
+	SBOM          string   `input:"sbom" default:"false" desc:"BuildKit SBOM attestation: true, false, or generator=<image>"`
+	SBOMGenerator string   `input:"sbom-generator" desc:"Image of the SBOM generator BuildKit runs (default BuildKit's own)"`
+	Builder       string   `input:"builder" desc:"BuildKit address (unix://, tcp://, docker-container://, kube-pod://); default BUILDKIT_HOST, then Docker, then an embedded buildkitd"`
+	BuildkitImage string   `input:"buildkit-image" default:"moby/buildkit:v0.34.2" desc:"BuildKit image started through the Docker Engine when no builder is given"`
+	NoCache       bool     `input:"no-cache" default:"false" desc:"Do not use the cache when building"`
+	Pull          bool     `input:"pull" default:"false" desc:"Always pull newer versions of the base images"`
+	Progress      string   `input:"progress" default:"auto" enum:"auto|tty|plain|rawjson|quiet" desc:"Build progress output on stderr"`
+	RegistryAuth  []string `input:"registry-auth" list:"lines" secret:"true" desc:"Registry credentials, one host=user:password per line"`
+
+	// Scan (aquasecurity/trivy-action)
+	Scan             bool     `input:"scan" default:"true" desc:"Scan the image with Trivy before any tag moves"`
+	Severity         []string `input:"severity" list:"comma" default:"CRITICAL,HIGH" desc:"Severities that fail the gate (UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL)"`
+	IgnoreUnfixed    bool     `input:"ignore-unfixed" default:"false" desc:"Ignore vulnerabilities with no fixed version"`
+	TrivyIgnores     []string `input:"trivyignores" list:"comma" desc:"Ignore files (.trivyignore or .trivyignore.yaml format)"`
+	ScanFail         bool     `input:"scan-fail" default:"true" desc:"Fail the run, untagged, when the gate finds a vulnerability at the severities"`
+	ScanCacheDir     string   `input:"scan-cache-dir" desc:"Trivy cache directory (default: RUNNER_TEMP on GitHub, else the user cache dir)"`
+	ScanDBRepository []string `input:"scan-db-repository" list:"comma" desc:"Vulnerability DB repositories (default Trivy's: mirror.gcr.io, then ghcr.io)"`
+	ScanSkipDBUpdate bool     `input:"scan-skip-db-update" default:"false" desc:"Use the vulnerability DB in the cache without updating it"`
+
+	// Sign (sigstore/cosign)
+	Sign       string `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
+	CosignKey  string `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
+	FulcioURL  string `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
+	RekorURL   string `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
+	TlogUpload bool   `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
+	Attest     bool   `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
+
+	// Report
+	Comment string `input:"comment" default:"auto" enum:"auto|always|never" desc:"Sticky PR/MR comment: auto comments on pull requests when allowed"`
+}

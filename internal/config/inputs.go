@@ -1,0 +1,97 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// Kind is the type of an input's value.
+type Kind int
+
+const (
+	KindString Kind = iota
+	KindBool
+	KindList
+)
+
+// Input describes one input, read from the struct tags of Config.
+type Input struct {
+	Name    string
+	Kind    Kind
+	List    ListOpts
+	Default string
+	Secret  bool
+	Enum    []string
+	Desc    string
+	field   int // index in Config
+}
+
+// EnvName is the SLIPWAY_* variable of the input: upper-cased, hyphens
+// turned into underscores (SLIPWAY_BUILD_ARGS).
+func (in Input) EnvName() string {
+	return "SLIPWAY_" + strings.ToUpper(strings.ReplaceAll(in.Name, "-", "_"))
+}
+
+// GitHubEnvName is the variable GitHub Actions sets for the input:
+// upper-cased with hyphens kept (INPUT_BUILD-ARGS), as @actions/core reads it.
+func (in Input) GitHubEnvName() string {
+	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(in.Name, " ", "_"))
+}
+
+var (
+	inputsOnce sync.Once
+	inputs     []Input
+	inputIndex map[string]int
+)
+
+// Inputs returns every input in declaration order.
+func Inputs() []Input {
+	inputsOnce.Do(func() {
+		t := reflect.TypeFor[Config]()
+		inputIndex = map[string]int{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := f.Tag.Get("input")
+			if name == "" {
+				continue
+			}
+			in := Input{
+				Name:    name,
+				Default: f.Tag.Get("default"),
+				Secret:  f.Tag.Get("secret") == "true",
+				Desc:    f.Tag.Get("desc"),
+				field:   i,
+			}
+			if e := f.Tag.Get("enum"); e != "" {
+				in.Enum = strings.Split(e, "|")
+			}
+			switch f.Type.Kind() {
+			case reflect.Bool:
+				in.Kind = KindBool
+			case reflect.Slice:
+				in.Kind = KindList
+				in.List = ListOpts{IgnoreComma: f.Tag.Get("list") == "lines", Comment: f.Tag.Get("comment") == "#"}
+			default:
+				in.Kind = KindString
+			}
+			inputIndex[name] = len(inputs)
+			inputs = append(inputs, in)
+		}
+	})
+	return inputs
+}
+
+func fieldValue(c *Config, in Input) reflect.Value {
+	return reflect.ValueOf(c).Elem().Field(in.field)
+}
+
+// Lookup returns the input called name.
+func Lookup(name string) (Input, bool) {
+	Inputs()
+	i, ok := inputIndex[name]
+	if !ok {
+		return Input{}, false
+	}
+	return inputs[i], true
+}

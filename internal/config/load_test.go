@@ -1,0 +1,220 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-ci/slipway/internal/errs"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, DefaultFile), `
+target: from-file
+file: from-file.Dockerfile
+platforms: [linux/amd64, "linux/arm64,linux/arm/v7"]
+tags:
+  - type=ref,event=branch
+  - type=semver,pattern={{version}}
+no-cache: true
+progress: plain
+`)
+	env := MapEnv(map[string]string{
+		"SLIPWAY_CONTEXT":   dir,
+		"SLIPWAY_TARGET":    "from-env",
+		"INPUT_TARGET":      "from-github",
+		"INPUT_FILE":        "from-github.Dockerfile",
+		"INPUT_BUILD-ARGS":  "A=1\nB=2,3",
+		"INPUT_PUSH":        "", // GitHub sets every declared input; empty is "not given"
+		"SLIPWAY_PROGRESS":  "tty",
+		"INPUT_UNKNOWN-ONE": "x",
+	})
+	var warnings []string
+	l, err := Load(Options{
+		Flags: map[string]string{"progress": "rawjson"},
+		Env:   env,
+		Warn:  func(s string) { warnings = append(warnings, s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	for _, tc := range []struct {
+		name, got, want string
+		src             Source
+	}{
+		{"progress", c.Progress, "rawjson", FromFlag},
+		{"target", c.Target, "from-env", FromEnv},
+		{"file", c.File, "from-github.Dockerfile", FromGitHub},
+		{"context", c.Context, dir, FromEnv},
+		{"push", c.Push, "auto", FromDefault},
+	} {
+		if tc.got != tc.want || l.Origin[tc.name] != tc.src {
+			t.Errorf("%s = %q from %s, want %q from %s", tc.name, tc.got, l.Origin[tc.name], tc.want, tc.src)
+		}
+	}
+	if want := []string{"A=1", "B=2,3"}; !slices.Equal(c.BuildArgs, want) {
+		t.Errorf("build-args = %q, want %q", c.BuildArgs, want)
+	}
+	if want := []string{"linux/amd64", "linux/arm64", "linux/arm/v7"}; !slices.Equal(c.Platforms, want) {
+		t.Errorf("platforms = %q, want %q", c.Platforms, want)
+	}
+	if want := []string{"type=ref,event=branch", "type=semver,pattern={{version}}"}; !slices.Equal(c.Tags, want) {
+		t.Errorf("tags = %q, want %q", c.Tags, want)
+	}
+	if !c.NoCache || l.Origin["no-cache"] != FromFile {
+		t.Errorf("no-cache = %v from %s, want true from file", c.NoCache, l.Origin["no-cache"])
+	}
+	if want := []string{"CRITICAL", "HIGH"}; !slices.Equal(c.Severity, want) {
+		t.Errorf("severity default = %q, want %q", c.Severity, want)
+	}
+	if l.File != filepath.Join(dir, DefaultFile) {
+		t.Errorf("File = %q", l.File)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "INPUT_UNKNOWN-ONE") {
+		t.Errorf("warnings = %q, want one about INPUT_UNKNOWN-ONE", warnings)
+	}
+}
+
+func TestLoadMetadataEnv(t *testing.T) {
+	l, err := Load(Options{Env: MapEnv(map[string]string{
+		"DOCKER_METADATA_SHORT_SHA_LENGTH":   "12",
+		"DOCKER_METADATA_PR_HEAD_SHA":        "true",
+		"DOCKER_METADATA_ANNOTATIONS_LEVELS": "manifest,index",
+		"SOURCE_DATE_EPOCH":                  "1578616200",
+		"SIGSTORE_ID_TOKEN":                  "eyJ...",
+		"SLIPWAY_CONTEXT":                    t.TempDir(),
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := l.Metadata
+	if m.ShortSHALength != 12 || !m.PRHeadSHA || !slices.Equal(m.AnnotationLevels, []string{"manifest", "index"}) {
+		t.Errorf("Metadata = %+v", m)
+	}
+	if want := time.Date(2020, 1, 10, 0, 30, 0, 0, time.UTC); !l.Now.Equal(want) {
+		t.Errorf("Now = %v, want %v", l.Now, want)
+	}
+	if !l.OIDC {
+		t.Error("OIDC = false with SIGSTORE_ID_TOKEN set")
+	}
+}
+
+// Every bad input is one *errs.InputError naming the input.
+func TestLoadBadInput(t *testing.T) {
+	ctxDir := t.TempDir()
+	writeFile(t, filepath.Join(ctxDir, "Dockerfile"), "FROM scratch\n")
+	badFile := filepath.Join(t.TempDir(), "bad.yaml")
+	writeFile(t, badFile, "tags: [a]\nplatfroms: linux/amd64\n")
+	notYAML := filepath.Join(t.TempDir(), "bad.yaml")
+	writeFile(t, notYAML, "tags: [a\n")
+	for _, tc := range []struct {
+		name  string
+		flags map[string]string
+		env   map[string]string
+		input string // the input the error must name
+		text  string // and a word of what was expected
+	}{
+		{"bool", map[string]string{"no-cache": "yes"}, nil, "no-cache", "true or false"},
+		{"enum", map[string]string{"push": "sometimes"}, nil, "push", "auto, true, false"},
+		{"platform", map[string]string{"platforms": "linux/amd65"}, nil, "platforms", "architecture"},
+		{"platform form", map[string]string{"platforms": "Linux AMD64"}, nil, "platforms", "os/arch"},
+		{"csv", map[string]string{"tags": `type=raw,"value=x`}, nil, "tags", "malformed"},
+		{"config unreadable", map[string]string{"config": "/nonexistent/slipway.yaml"}, nil, "config", "readable YAML"},
+		{"config unknown key", map[string]string{"config": badFile}, nil, "config", `unknown key "platfroms"`},
+		{"config not yaml", map[string]string{"config": notYAML}, nil, "config", "expected YAML"},
+		{"severity", map[string]string{"severity": "HIGH,SEVERE"}, nil, "severity", "not a severity"},
+		{"cache type", map[string]string{"cache-to": "type=floppy"}, nil, "cache-to", "unknown cache type"},
+		{"provenance", map[string]string{"provenance": "mode=all"}, nil, "provenance", "mode=max"},
+		{"builder", map[string]string{"builder": "ftp://x"}, nil, "builder", "unix://"},
+		{"build-arg name", map[string]string{"build-args": "1X=2"}, nil, "build-args", "build argument name"},
+		{"registry-auth", map[string]string{"registry-auth": "ghcr.io=token-only"}, nil, "registry-auth", "host=user:password"},
+		{"sha length", nil, map[string]string{"DOCKER_METADATA_SHORT_SHA_LENGTH": "seven"}, "DOCKER_METADATA_SHORT_SHA_LENGTH", "number"},
+		{"epoch", nil, map[string]string{"SOURCE_DATE_EPOCH": "yesterday"}, "SOURCE_DATE_EPOCH", "seconds"},
+		{"context", map[string]string{"context": "/nonexistent"}, nil, "context", "directory"},
+		{"file", map[string]string{"file": filepath.Join(ctxDir, "Nope")}, nil, "file", "Dockerfile"},
+		{"fulcio", map[string]string{"fulcio-url": "fulcio"}, nil, "fulcio-url", "URL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"SLIPWAY_CONTEXT": ctxDir}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			l, err := Load(Options{Flags: tc.flags, Env: MapEnv(env)})
+			if err == nil {
+				err = l.Validate()
+			}
+			if err == nil {
+				err = l.ValidateBuild()
+			}
+			var ie *errs.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("got %v, want an *errs.InputError", err)
+			}
+			msg := err.Error()
+			if ie.Input != tc.input || !strings.Contains(msg, tc.text) || strings.Contains(msg, "\n") {
+				t.Errorf("got %q (input %q), want one line naming %q and saying %q", msg, ie.Input, tc.input, tc.text)
+			}
+			if errs.ExitCode(err) != errs.ExitBadInput {
+				t.Errorf("exit code %d, want %d", errs.ExitCode(err), errs.ExitBadInput)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverInErrors(t *testing.T) {
+	l, err := Load(Options{Flags: map[string]string{"registry-auth": "ghcr.io=hunter2"}, Env: MapEnv(nil)})
+	if err == nil {
+		err = l.Validate()
+	}
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("got %v, want an error that does not show the secret", err)
+	}
+}
+
+func TestParseSecret(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Secret
+	}{
+		{"id=npm,src=/run/npmrc", Secret{ID: "npm", Src: "/run/npmrc"}},
+		{"id=tok,env=GH_TOKEN", Secret{ID: "tok", Env: "GH_TOKEN"}},
+		{"type=env,id=TOKEN", Secret{ID: "TOKEN", Env: "TOKEN"}},
+		{"GIT_AUTH_TOKEN=abc,def", Secret{ID: "GIT_AUTH_TOKEN", Value: "abc,def"}},
+		{"MYSECRET=multi\nline", Secret{ID: "MYSECRET", Value: "multi\nline"}},
+	} {
+		got, err := ParseSecret(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSecret(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestInputsTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, in := range Inputs() {
+		if seen[in.Name] || in.Desc == "" {
+			t.Errorf("input %q: duplicate or without a description", in.Name)
+		}
+		seen[in.Name] = true
+	}
+	in, _ := Lookup("build-args")
+	if in.EnvName() != "SLIPWAY_BUILD_ARGS" || in.GitHubEnvName() != "INPUT_BUILD-ARGS" {
+		t.Errorf("env names of build-args: %s, %s", in.EnvName(), in.GitHubEnvName())
+	}
+}

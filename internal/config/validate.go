@@ -1,0 +1,346 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/errs"
+)
+
+// Validate checks every input's form; it reads nothing. The first problem
+// is returned as an *errs.InputError.
+func (c *Config) Validate() error {
+	for _, in := range Inputs() {
+		if len(in.Enum) == 0 {
+			continue
+		}
+		v := fieldValue(c, in).String()
+		if !slices.Contains(in.Enum, v) {
+			return errs.Input(in.Name, "expected one of %s, got %q", strings.Join(in.Enum, ", "), v)
+		}
+	}
+	checks := []func() error{
+		c.validatePlatforms,
+		c.validateKeyValues,
+		c.validateSecrets,
+		c.validateCache,
+		c.validateAttestations,
+		c.validateBuilder,
+		c.validateScan,
+		c.validateSign,
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateBuild checks what only a build needs: the context directory and
+// the Dockerfile (default <context>/Dockerfile, filled in here) exist.
+func (c *Config) ValidateBuild() error {
+	st, err := os.Stat(c.Context)
+	if err != nil || !st.IsDir() {
+		return errs.Input("context", "%q is not a directory (expected the build context: a local directory)", c.Context)
+	}
+	if c.File == "" {
+		c.File = filepath.Join(c.Context, "Dockerfile")
+	}
+	if st, err := os.Stat(c.File); err != nil || st.IsDir() {
+		return errs.Input("file", "%q is not a readable file (expected the path to a Dockerfile)", c.File)
+	}
+	return nil
+}
+
+// Platform OS and architecture names BuildKit (containerd's platforms
+// package) knows.
+var (
+	platformOS   = []string{"linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris", "illumos", "aix", "android", "ios", "plan9", "js", "wasip1", "dragonfly"}
+	platformArch = []string{"amd64", "arm64", "arm", "386", "ppc64le", "ppc64", "s390x", "riscv64", "mips64le", "mips64", "mipsle", "mips", "loong64", "wasm"}
+	platformRE   = regexp.MustCompile(`^[a-z0-9]+(/[a-z0-9_]+(/[a-z0-9.]+)?)?$`)
+)
+
+func (c *Config) validatePlatforms() error {
+	seen := map[string]bool{}
+	for _, p := range c.Platforms {
+		if !platformRE.MatchString(p) {
+			return errs.Input("platforms", "%q is not a platform (expected os/arch[/variant], e.g. linux/amd64)", p)
+		}
+		parts := strings.Split(p, "/")
+		if !slices.Contains(platformOS, parts[0]) {
+			return errs.Input("platforms", "%q has an unknown OS %q (expected os/arch[/variant], e.g. linux/amd64)", p, parts[0])
+		}
+		if len(parts) > 1 && !slices.Contains(platformArch, parts[1]) {
+			return errs.Input("platforms", "%q has an unknown architecture %q (expected one of %s)", p, parts[1], strings.Join(platformArch, ", "))
+		}
+		if seen[p] {
+			return errs.Input("platforms", "%q is listed twice", p)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+var argNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
+
+func (c *Config) validateKeyValues() error {
+	for _, kv := range []struct {
+		input   string
+		entries []string
+		needVal bool
+	}{
+		{"build-args", c.BuildArgs, false},
+		{"build-contexts", c.BuildContexts, true},
+		{"secret-files", c.SecretFiles, true},
+		{"secret-envs", c.SecretEnvs, true},
+	} {
+		for _, e := range kv.entries {
+			k, v, ok := strings.Cut(e, "=")
+			if k == "" || (kv.needVal && (!ok || v == "")) {
+				return errs.Input(kv.input, "%q is not KEY=value", redactValue(e))
+			}
+			if kv.input == "build-args" && !argNameRE.MatchString(k) {
+				return errs.Input(kv.input, "%q is not a valid build argument name", k)
+			}
+		}
+	}
+	for _, e := range c.RegistryAuth {
+		host, cred, ok := strings.Cut(e, "=")
+		user, _, ok2 := strings.Cut(cred, ":")
+		if !ok || !ok2 || host == "" || user == "" {
+			return errs.Input("registry-auth", "an entry for %q is not host=user:password", host)
+		}
+	}
+	return nil
+}
+
+// redactValue keeps the key of a KEY=value entry and hides the value.
+func redactValue(e string) string {
+	if k, _, ok := strings.Cut(e, "="); ok {
+		return k + "=***"
+	}
+	return e
+}
+
+// Secret is one build secret: an id and where its value comes from.
+type Secret struct {
+	ID    string
+	Src   string // file path
+	Env   string // environment variable
+	Value string // inline value (build-push-action's KEY=value form)
+}
+
+// ParseSecret reads a secrets entry: buildx's `id=x,src=file`,
+// `id=x,env=VAR` (also type=file|env), or build-push-action's KEY=value.
+func ParseSecret(e string) (Secret, error) {
+	fields, err := SplitList(e, ListOpts{})
+	if err != nil {
+		return Secret{}, err
+	}
+	attrs := map[string]string{}
+	buildx := len(fields) > 0
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		switch k {
+		case "id", "src", "source", "env", "type", "required":
+		default:
+			buildx = false
+		}
+		if !ok {
+			buildx = false
+		}
+		attrs[k] = v
+	}
+	if !buildx || attrs["id"] == "" {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || k == "" {
+			return Secret{}, fmt.Errorf("expected id=x,src=file, id=x,env=VAR or KEY=value")
+		}
+		return Secret{ID: k, Value: v}, nil
+	}
+	s := Secret{ID: attrs["id"], Src: attrs["src"], Env: attrs["env"]}
+	if s.Src == "" {
+		s.Src = attrs["source"]
+	}
+	switch attrs["type"] {
+	case "", "file", "env":
+	default:
+		return Secret{}, fmt.Errorf("secret %q: type must be file or env", s.ID)
+	}
+	if s.Src == "" && s.Env == "" {
+		if attrs["type"] == "file" {
+			return Secret{}, fmt.Errorf("secret %q: expected src=<file>", s.ID)
+		}
+		// buildx: with neither, the value comes from the env var named by id.
+		s.Env = s.ID
+	}
+	return s, nil
+}
+
+// BuildSecrets returns every build secret from secrets, secret-files and
+// secret-envs.
+func (c *Config) BuildSecrets() ([]Secret, error) {
+	var out []Secret
+	for _, e := range c.Secrets {
+		s, err := ParseSecret(e)
+		if err != nil {
+			return nil, errs.Input("secrets", "an entry is malformed: %v", err)
+		}
+		out = append(out, s)
+	}
+	for _, e := range c.SecretFiles {
+		k, v, _ := strings.Cut(e, "=")
+		out = append(out, Secret{ID: k, Src: v})
+	}
+	for _, e := range c.SecretEnvs {
+		k, v, _ := strings.Cut(e, "=")
+		out = append(out, Secret{ID: k, Env: v})
+	}
+	return out, nil
+}
+
+func (c *Config) validateSecrets() error {
+	_, err := c.BuildSecrets()
+	return err
+}
+
+var cacheTypes = []string{"registry", "local", "inline", "gha", "s3", "azblob"}
+
+func (c *Config) validateCache() error {
+	for _, x := range []struct {
+		input   string
+		entries []string
+	}{{"cache-from", c.CacheFrom}, {"cache-to", c.CacheTo}} {
+		for _, e := range x.entries {
+			attrs, err := ParseAttrs(e)
+			if err != nil {
+				return errs.WrapInput(x.input, err, "malformed entry %q", e)
+			}
+			t := attrs["type"]
+			if t == "" && x.input == "cache-from" && !strings.Contains(e, "=") {
+				continue // a bare reference means type=registry,ref=<it>
+			}
+			if !slices.Contains(cacheTypes, t) {
+				return errs.Input(x.input, "%q: unknown cache type %q (expected type= one of %s)", e, t, strings.Join(cacheTypes, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// ParseAttrs splits a CSV entry of key=value attributes.
+func ParseAttrs(e string) (map[string]string, error) {
+	fields, err := SplitList(e, ListOpts{})
+	if err != nil {
+		return nil, err
+	}
+	attrs := map[string]string{}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not key=value", f)
+		}
+		attrs[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+	}
+	return attrs, nil
+}
+
+func (c *Config) validateAttestations() error {
+	switch strings.ToLower(c.Provenance) {
+	case "", "true", "false", "1", "0":
+	default:
+		attrs, err := ParseAttrs(c.Provenance)
+		if err != nil {
+			return errs.Input("provenance", "%q: expected true, false, mode=min or mode=max", c.Provenance)
+		}
+		for k, v := range attrs {
+			switch {
+			case k == "mode" && (v == "min" || v == "max"):
+			case k == "builder-id" || k == "version" || k == "disabled" || k == "reproducible":
+			default:
+				return errs.Input("provenance", "%q: expected true, false, mode=min or mode=max", c.Provenance)
+			}
+		}
+	}
+	switch strings.ToLower(c.SBOM) {
+	case "", "true", "false", "1", "0":
+	default:
+		attrs, err := ParseAttrs(c.SBOM)
+		if err != nil || attrs["generator"] == "" {
+			return errs.Input("sbom", "%q: expected true, false or generator=<image>", c.SBOM)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateBuilder() error {
+	if c.Builder == "" || !strings.Contains(c.Builder, "://") {
+		return nil
+	}
+	u, err := url.Parse(c.Builder)
+	if err != nil {
+		return errs.Input("builder", "%q is not an address (expected unix://, tcp://, docker-container:// or kube-pod://)", c.Builder)
+	}
+	switch u.Scheme {
+	case "unix", "tcp", "docker-container", "kube-pod", "podman-container", "ssh", "npipe":
+		return nil
+	}
+	return errs.Input("builder", "%q: unknown scheme %q (expected unix://, tcp://, docker-container:// or kube-pod://)", c.Builder, u.Scheme)
+}
+
+// Severities are Trivy's severity names.
+var Severities = []string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+func (c *Config) validateScan() error {
+	for i, s := range c.Severity {
+		s = strings.ToUpper(s)
+		if !slices.Contains(Severities, s) {
+			return errs.Input("severity", "%q is not a severity (expected a list of %s)", c.Severity[i], strings.Join(Severities, ", "))
+		}
+		c.Severity[i] = s
+	}
+	return nil
+}
+
+func (c *Config) validateSign() error {
+	for _, u := range []struct{ input, v string }{{"fulcio-url", c.FulcioURL}, {"rekor-url", c.RekorURL}} {
+		p, err := url.Parse(u.v)
+		if u.v == "" {
+			continue
+		}
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return errs.Input(u.input, "%q is not an http(s) URL", u.v)
+		}
+	}
+	return nil
+}
+
+// SecretValues returns every secret value among the inputs (tokens,
+// registry passwords, inline build secrets), for masking and redaction.
+func (c *Config) SecretValues() []string {
+	var out []string
+	add := func(v string) {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	add(c.GitHubToken)
+	add(c.GitLabToken)
+	for _, e := range c.RegistryAuth {
+		_, cred, _ := strings.Cut(e, "=")
+		_, pw, _ := strings.Cut(cred, ":")
+		add(pw)
+	}
+	for _, e := range c.Secrets {
+		if s, err := ParseSecret(e); err == nil {
+			add(s.Value)
+		}
+	}
+	return out
+}

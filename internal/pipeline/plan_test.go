@@ -1,0 +1,214 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/meta"
+)
+
+func loaded(t *testing.T, flags map[string]string) *config.Loaded {
+	t.Helper()
+	l, err := config.Load(config.Options{Flags: flags, Env: config.MapEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+var pushCtx = &ci.Context{Provider: "github", Event: ci.EventBranchPush, EventName: "push", Ref: "refs/heads/main", SHA: "860c1904a1ce19322e91ac35af1ab07466440c37", Branch: "main"}
+
+func metaResult() *meta.Result {
+	return &meta.Result{
+		Version: meta.Version{Main: "main"},
+		Images:  []string{"ghcr.io/acme/app", "registry.example.com:5000/acme/app"},
+		Tags:    []string{"ghcr.io/acme/app:main", "ghcr.io/acme/app:sha-860c190", "registry.example.com:5000/acme/app:main"},
+	}
+}
+
+func TestPlanPushAndSteps(t *testing.T) {
+	cfg := loaded(t, map[string]string{"cosign-key": "cosign.key", "platforms": "linux/amd64,linux/arm64"})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Publish.Push || !slices.Equal(p.Publish.Registries, []string{"ghcr.io", "registry.example.com:5000"}) {
+		t.Errorf("publish = %+v", p.Publish)
+	}
+	if got := p.Publish.Tags["ghcr.io/acme/app"]; !slices.Equal(got, []string{"main", "sha-860c190"}) {
+		t.Errorf("tags of ghcr.io/acme/app = %q", got)
+	}
+	var stages []Stage
+	for _, s := range p.Steps {
+		stages = append(stages, s.Stage)
+	}
+	want := []Stage{StageBuild, StageScan, StageGate, StageSign, StageVerify, StageTag, StageTag, StageReport}
+	if !slices.Equal(stages, want) {
+		t.Errorf("stages = %v, want %v", stages, want)
+	}
+	if p.Sign.Mode != "key" {
+		t.Errorf("sign mode = %q, want key", p.Sign.Mode)
+	}
+}
+
+func TestPlanPullRequestDoesNotPush(t *testing.T) {
+	pr := &ci.Context{Provider: "github", Event: ci.EventPullRequest, EventName: "pull_request", Ref: "refs/pull/7/merge", SHA: "abc", PRNumber: 7, Fork: true}
+	p, err := NewPlan(Inputs{Config: loaded(t, nil), CI: pr, Meta: &meta.Result{Images: []string{"ghcr.io/acme/app"}, Tags: []string{"ghcr.io/acme/app:pr-7"}}, OIDC: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Publish.Push || p.Sign.Enabled {
+		t.Errorf("push=%v sign=%v on a pull request with push=auto", p.Publish.Push, p.Sign.Enabled)
+	}
+	for _, s := range p.Steps {
+		if s.Stage == StageTag || s.Stage == StageSign {
+			t.Errorf("step %v planned on a pull request", s)
+		}
+	}
+	if !strings.Contains(p.Report.Comment, "fork") {
+		t.Errorf("comment = %q, want it to say why a fork PR gets none", p.Report.Comment)
+	}
+}
+
+func TestPlanRedactsSecrets(t *testing.T) {
+	cfg := loaded(t, map[string]string{
+		"build-args": "NPM_TOKEN=s3cr3t-npm\nVERSION=1.2\nPLAIN=inline-value",
+		"secrets":    "GIT_AUTH_TOKEN=inline-value\nid=npmrc,src=/run/npmrc",
+	})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := p.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, secret := range []string{"s3cr3t-npm", "inline-value"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("plan shows secret %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"VERSION=1.2", "NPM_TOKEN=***", "id=npmrc,src=/run/npmrc", "id=GIT_AUTH_TOKEN,value=***"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPlanBadImage(t *testing.T) {
+	_, err := NewPlan(Inputs{Config: loaded(t, nil), CI: pushCtx, Meta: &meta.Result{Images: []string{"ghcr.io/Acme/App!"}}})
+	var ie *errs.InputError
+	if !errors.As(err, &ie) || ie.Input != "images" {
+		t.Fatalf("got %v, want an input error for images", err)
+	}
+	_, err = NewPlan(Inputs{Config: loaded(t, map[string]string{"push": "true"}), CI: pushCtx, Meta: &meta.Result{}})
+	if !errors.As(err, &ie) || ie.Input != "images" {
+		t.Fatalf("push with no image: got %v, want an input error for images", err)
+	}
+}
+
+// recorder is a Stages implementation that records calls and can fail one.
+type recorder struct {
+	calls  []string
+	failAt string
+	scan   *ScanResult
+}
+
+func (r *recorder) hit(name string) error {
+	r.calls = append(r.calls, name)
+	if name == r.failAt {
+		return errors.New(name + " exploded")
+	}
+	return nil
+}
+
+func (r *recorder) Build(context.Context, *BuildPlan, *PublishPlan) (*BuildResult, error) {
+	return &BuildResult{Digest: "sha256:abc"}, r.hit("build")
+}
+func (r *recorder) Scan(context.Context, *ScanPlan, *BuildResult) (*ScanResult, error) {
+	return r.scan, r.hit("scan")
+}
+func (r *recorder) Sign(context.Context, *SignPlan, []string, *BuildResult, *ScanResult) error {
+	return r.hit("sign")
+}
+func (r *recorder) Verify(context.Context, *SignPlan, []string, *BuildResult) error {
+	return r.hit("verify")
+}
+func (r *recorder) Tag(_ context.Context, repo, digest string, _ []string) error {
+	return r.hit("tag " + repo + "@" + digest)
+}
+func (r *recorder) Notify(context.Context, *Plan, *Result) error { return r.hit("report") }
+
+func (r *recorder) stages() Stages {
+	return Stages{Builder: r, Scanner: r, Signer: r, Tagger: r, Notifier: r}
+}
+
+func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
+	cfg := loaded(t, map[string]string{"cosign-key": "cosign.key"})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed := &ScanResult{Passed: true}
+	r := &recorder{scan: passed}
+	if _, err := Run(context.Background(), p, r.stages()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"build", "scan", "sign", "verify", "tag ghcr.io/acme/app@sha256:abc", "tag registry.example.com:5000/acme/app@sha256:abc", "report"}
+	if !slices.Equal(r.calls, want) {
+		t.Errorf("calls = %q, want %q", r.calls, want)
+	}
+
+	for _, fail := range []string{"build", "scan", "sign", "verify"} {
+		r := &recorder{scan: passed, failAt: fail}
+		_, err := Run(context.Background(), p, r.stages())
+		var se *errs.StageError
+		if !errors.As(err, &se) || se.Stage != fail || errs.ExitCode(err) != errs.ExitStageFail {
+			t.Errorf("failing %s: got %v, want a stage error for it with exit 1", fail, err)
+		}
+		for _, c := range r.calls {
+			if strings.HasPrefix(c, "tag ") {
+				t.Errorf("failing %s: a tag moved: %q", fail, r.calls)
+			}
+		}
+	}
+
+	r = &recorder{scan: &ScanResult{Passed: false, Verdict: "1 CRITICAL"}}
+	_, err = Run(context.Background(), p, r.stages())
+	var se *errs.StageError
+	if !errors.As(err, &se) || se.Stage != string(StageGate) || !strings.Contains(err.Error(), "untagged") {
+		t.Errorf("failed gate: got %v", err)
+	}
+	if slices.ContainsFunc(r.calls, func(c string) bool { return strings.HasPrefix(c, "tag ") }) {
+		t.Errorf("failed gate moved a tag: %q", r.calls)
+	}
+}
+
+func TestDryRunWalksTheSamePlan(t *testing.T) {
+	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	res, err := Run(context.Background(), p, Nop(&buf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Done, p.Steps) {
+		t.Errorf("dry run did %v, plan has %v", res.Done, p.Steps)
+	}
+	if !strings.Contains(buf.String(), "would tag ghcr.io/acme/app with [main sha-860c190]") {
+		t.Errorf("dry run output:\n%s", buf.String())
+	}
+}

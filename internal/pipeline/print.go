@@ -1,0 +1,124 @@
+package pipeline
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText writes the plan for a person to read.
+func (p *Plan) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	section := func(title string) { fmt.Fprintf(tw, "\n%s\n", title) }
+	row := func(k string, v any) {
+		switch x := v.(type) {
+		case []string:
+			if len(x) == 0 {
+				return
+			}
+			v = strings.Join(x, ", ")
+		case string:
+			if x == "" {
+				return
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%v\n", k, v)
+	}
+	c := p.CI
+	fmt.Fprintf(tw, "slipway plan (%s, %s %s at %s)\n", c.Provider, c.Event, c.Ref, short(c.SHA))
+	section("Context")
+	row("repository", c.Repository)
+	row("event", c.EventName)
+	row("branch", c.Branch)
+	row("tag", c.Tag)
+	if c.PR != 0 {
+		row("pull request", fmt.Sprintf("#%d (base %s, fork %v)", c.PR, c.BaseRef, c.Fork))
+	}
+	row("default branch", c.DefaultBranch)
+	row("run", c.RunURL)
+
+	section("Metadata")
+	row("version", p.Metadata.Version.Main)
+	row("tags", p.Metadata.Tags)
+	for _, k := range sortedKeys(p.Metadata.Labels) {
+		row("label", k+"="+p.Metadata.Labels[k])
+	}
+	row("annotations", p.Metadata.Annotations)
+
+	b := p.Build
+	section("Build")
+	row("context", b.Context)
+	row("file", b.File)
+	row("target", b.Target)
+	row("platforms", b.Platforms)
+	row("build-args", b.BuildArgs)
+	row("build-contexts", b.BuildContexts)
+	row("secrets", b.Secrets)
+	row("ssh", b.SSH)
+	row("cache-from", b.CacheFrom)
+	row("cache-to", b.CacheTo)
+	row("no-cache / pull", fmt.Sprintf("%v / %v", b.NoCache, b.Pull))
+	row("provenance", b.Provenance)
+	row("sbom", b.SBOM)
+	row("builder", b.Builder)
+	row("output dir", b.OutputDir)
+
+	section("Publish")
+	if p.Publish.Push {
+		row("push", "by digest, tags last")
+	} else {
+		row("push", "no ("+p.Publish.Reason+")")
+	}
+	for _, repo := range p.Publish.Repositories {
+		row(repo, p.Publish.Tags[repo])
+	}
+
+	section("Scan")
+	if p.Scan.Enabled {
+		row("severity", p.Scan.Severity)
+		row("ignore-unfixed", p.Scan.IgnoreUnfixed)
+		row("trivyignores", p.Scan.TrivyIgnores)
+		row("fail on findings", p.Scan.Fail)
+	} else {
+		row("scan", "off")
+	}
+
+	section("Sign")
+	if p.Sign.Enabled {
+		row("mode", p.Sign.Mode)
+		row("key", p.Sign.Key)
+		row("fulcio", p.Sign.FulcioURL)
+		row("rekor", p.Sign.RekorURL)
+		row("attest", p.Sign.Attest)
+	} else {
+		row("sign", "off ("+p.Sign.Reason+")")
+	}
+
+	section("Report")
+	row("comment", p.Report.Comment)
+	row("files", p.Report.OutputDir)
+
+	section("Steps")
+	for i, s := range p.Steps {
+		fmt.Fprintf(tw, "  %d. %s\t%s\n", i+1, s.Stage, s.Action)
+	}
+	return tw.Flush()
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
