@@ -87,7 +87,6 @@ func parseTemplate(src string) (*template, error) {
 		} else {
 			t.addText(src[:open], stripNextLeft)
 		}
-		stripNextLeft = false
 		node, rest, stripLeft, stripRight, err := parseMustache(src[open:])
 		if err != nil {
 			return nil, err
@@ -297,8 +296,8 @@ func lexExpr(s string) ([]string, error) {
 
 // lexOperand returns the literal or path token at the start of s.
 func lexOperand(s string) (tok, rest string, err error) {
-	switch c := s[0]; {
-	case c == '"' || c == '\'':
+	switch c := s[0]; c {
+	case '"', '\'':
 		for i := 1; i < len(s); i++ {
 			if s[i] == '\\' && i+1 < len(s) && s[i+1] == c {
 				i++
@@ -309,9 +308,9 @@ func lexOperand(s string) (tok, rest string, err error) {
 			}
 		}
 		return "", "", errors.New("unterminated string literal")
-	case c == '(':
+	case '(':
 		return "", "", errors.New("sub-expressions are not supported")
-	case c == '@':
+	case '@':
 		return "", "", errors.New("@data variables are not supported")
 	}
 	end := strings.IndexAny(s, " \t\r\n\f")
@@ -344,8 +343,8 @@ func parsePath(tok string) (operand, error) {
 	s := tok
 	for first := true; s != ""; first = false {
 		var seg string
-		switch {
-		case s[0] == '[':
+		switch s[0] {
+		case '[':
 			end := strings.IndexByte(s, ']')
 			if end < 0 {
 				return op, fmt.Errorf("unclosed [ in %q", tok)
@@ -365,7 +364,7 @@ func parsePath(tok string) (operand, error) {
 				}
 			}
 			s = s[len(m):]
-			if !(first && (m == "this" || m == ".")) {
+			if !first || (m != "this" && m != ".") {
 				op.path = append(op.path, m)
 			}
 		}
