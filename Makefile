@@ -15,19 +15,28 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(SLIPWAY_CACHE)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 FUZZTIME      ?= 20s
 
-.PHONY: all build test unit lint fuzz demo testdeps clean
+.PHONY: all build test lint fuzz demo testdeps testenv-up testenv-down clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/slipway
 
-## test: every test, with what the tests need installed first
+## test: every test, with what the tests need installed and started first
+## (pinned npm fixtures; buildkitd, a registry, dockerd and base images,
+## stopped again by PID whatever the tests' outcome)
 test: testdeps lint
-	$(GO) test -count=1 ./...
+	hack/testenv.sh up
+	$(GO) test -count=1 ./... ; rc=$$?; hack/testenv.sh down; exit $$rc
 
 testdeps:
 	hack/testdeps.sh
+
+testenv-up:
+	hack/testenv.sh up
+
+testenv-down:
+	hack/testenv.sh down
 
 $(GOLANGCI_LINT):
 	mkdir -p $(dir $@)
@@ -41,7 +50,7 @@ lint: $(GOLANGCI_LINT)
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseTagRule -fuzztime=$(FUZZTIME) ./internal/meta/
 	$(GO) test -run='^$$' -fuzz=FuzzTemplate -fuzztime=$(FUZZTIME) ./internal/meta/
-	$(GO) test -run='^$$' -fuzz=FuzzSplitList -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz=FuzzSplit -fuzztime=$(FUZZTIME) ./internal/csvlist/
 
 ## demo: the main job, end to end, on the example app
 demo: build

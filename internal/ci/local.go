@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/semver"
 )
 
 // localProvider reads the context of a run outside CI from the git
@@ -96,6 +98,34 @@ func classifyLocal(c *Context, tags []string, branch string) {
 	default:
 		c.Event, c.EventName, c.Ref = EventManual, "workflow_dispatch", c.SHA
 	}
+}
+
+// compareTags orders tag names: semantic versions (as node-semver parses
+// them strictly: "v1.2.3" and "1.2.3-rc.1" are, "1.2" and "v01.2.3" are
+// not) by precedence and above every other name; equal precedence, and
+// two other names, in string order.
+func compareTags(a, b string) int {
+	sa, aerr := semver.Parse(a, false)
+	sb, berr := semver.Parse(b, false)
+	switch {
+	case aerr == nil && berr == nil:
+		if c := semver.Compare(sa, sb); c != 0 {
+			return c
+		}
+	case aerr == nil:
+		return 1
+	case berr == nil:
+		return -1
+	}
+	return strings.Compare(a, b)
+}
+
+// highestTag returns the greatest of tags by compareTags, "" for none.
+func highestTag(tags []string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	return slices.MaxFunc(tags, compareTags)
 }
 
 // repository describes the checkout at top: named after the origin remote

@@ -1,11 +1,14 @@
 package ci
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,4 +201,47 @@ func TestLocalContextNoCommits(t *testing.T) {
 		t.Fatalf("err = %v, want an *errs.InputError", err)
 	}
 	assertContains(t, err.Error(), "has no commits yet")
+}
+
+func TestCompareTagsOrder(t *testing.T) {
+	// Ascending; the semver part follows the example in semver.org §11.
+	ordered := []string{
+		"1.2", // not a semantic version
+		"latest",
+		"nightly",
+		"v01.2.3", // not a semantic version (a leading zero)
+		"1.0.0-alpha",
+		"1.0.0-alpha.1",
+		"1.0.0-alpha.beta",
+		"1.0.0-beta",
+		"1.0.0-beta.2",
+		"1.0.0-beta.11",
+		"1.0.0-rc.1",
+		"1.0.0",
+		"v1.0.0+build.5", // equal precedence to 1.0.0, after it in string order
+		"v1.0.1",
+		"1.2.0",
+		"v1.2.3-rc.1",
+		"v1.2.3",
+		"v1.10.0",
+		"v10.0.0",
+	}
+	for i := range ordered {
+		for j := range ordered {
+			if got, want := compareTags(ordered[i], ordered[j]), cmp.Compare(i, j); got != want {
+				t.Errorf("compareTags(%q, %q) = %d, want %d", ordered[i], ordered[j], got, want)
+			}
+		}
+	}
+	shuffled := slices.Clone(ordered)
+	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	if got := highestTag(shuffled); got != "v10.0.0" {
+		t.Errorf("highestTag = %q, want v10.0.0", got)
+	}
+}
+
+func TestHighestTagEmpty(t *testing.T) {
+	if got := highestTag(nil); got != "" {
+		t.Errorf("highestTag(nil) = %q", got)
+	}
 }

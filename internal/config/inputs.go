@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+
+	"github.com/slipway-ci/slipway/internal/csvlist"
 )
 
 // Kind is the type of an input's value.
@@ -19,7 +21,7 @@ const (
 type Input struct {
 	Name    string
 	Kind    Kind
-	List    ListOpts
+	List    csvlist.Opts // how a KindList value is split
 	Default string
 	Secret  bool
 	Enum    []string
@@ -71,7 +73,10 @@ func Inputs() []Input {
 				in.Kind = KindBool
 			case reflect.Slice:
 				in.Kind = KindList
-				in.List = ListOpts{IgnoreComma: f.Tag.Get("list") == "lines", Comment: f.Tag.Get("comment") == "#"}
+				in.List = csvlist.Opts{IgnoreComma: f.Tag.Get("list") == "lines"}
+				if f.Tag.Get("comment") == "#" {
+					in.List.Comment = '#'
+				}
 			default:
 				in.Kind = KindString
 			}

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/slipway-ci/slipway/internal/csvlist"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
 
@@ -262,7 +263,7 @@ func decode(c *Config, raw map[string]string) error {
 			}
 			f.SetBool(b)
 		case KindList:
-			l, err := SplitList(s, in.List)
+			l, err := csvlist.Split(s, in.List)
 			if err != nil {
 				return errs.WrapInput(in.Name, err, "malformed list entry (expected comma- or newline-separated values, CSV-quoted where needed)")
 			}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/slipway-ci/slipway/internal/csvlist"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
 
@@ -139,7 +140,7 @@ type Secret struct {
 // ParseSecret reads a secrets entry: buildx's `id=x,src=file`,
 // `id=x,env=VAR` (also type=file|env), or build-push-action's KEY=value.
 func ParseSecret(e string) (Secret, error) {
-	fields, err := SplitList(e, ListOpts{})
+	fields, err := csvlist.Split(e, csvlist.Opts{})
 	if err != nil {
 		return Secret{}, err
 	}
@@ -236,7 +237,7 @@ func (c *Config) validateCache() error {
 
 // ParseAttrs splits a CSV entry of key=value attributes.
 func ParseAttrs(e string) (map[string]string, error) {
-	fields, err := SplitList(e, ListOpts{})
+	fields, err := csvlist.Split(e, csvlist.Opts{})
 	if err != nil {
 		return nil, err
 	}

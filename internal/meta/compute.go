@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/semver"
 )
 
 // This file ports the version computation of src/meta.ts: every enabled
@@ -220,13 +221,18 @@ func (ev *evaluation) semverValue(r *tagRule) (string, bool, bool, error) {
 	if err != nil || !ok {
 		return "", false, false, err
 	}
-	if !semverValid(vraw) {
+	strict, err := semver.Parse(vraw, false)
+	if err != nil {
 		ev.warnf("%s is not a valid semver. More info: https://semver.org/", vraw)
 		return "", false, false, nil
 	}
-	sver := parseSemver(vraw, true).templateContext()
+	loose, err := semver.Parse(vraw, true)
+	if err != nil { // not reached: a strict version parses loosely
+		return "", false, false, fmt.Errorf("parsing %q loosely: %w", vraw, err)
+	}
+	sver := semverTemplateContext(loose)
 	pattern := r.templates["pattern"]
-	if semverIsPrerelease(vraw) {
+	if strict.IsPrerelease() {
 		if !pattern.isRawStatement() {
 			return jsString(sver["version"]), false, true, nil // {{version}}
 		}

@@ -1,6 +1,10 @@
 package meta
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/semver"
+)
 
 // DefaultTagRules are the tag rules slipway uses when the tags input is
 // empty. They replace metadata-action's defaults (type=schedule and
@@ -32,20 +36,20 @@ var DefaultTagRules = []string{
 // defaultRuleExpressions adds the expressions of DefaultTagRules to a
 // global expression context.
 func (ev *evaluation) defaultRuleExpressions(ctx map[string]any) {
-	semverTag := func() *semVer {
+	semverTag := func() *semver.Version {
 		tag, ok := strings.CutPrefix(ev.ref, refTags)
 		if !ok {
 			return nil
 		}
-		tag = strings.ReplaceAll(tag, "/", "-")
-		if !semverValid(tag) {
+		v, err := semver.Parse(strings.ReplaceAll(tag, "/", "-"), false)
+		if err != nil {
 			return nil
 		}
-		return parseSemver(tag, true)
+		return v
 	}
 	ctx["is_not_semver_tag"] = constHelper(jsBool(semverTag() == nil))
 	ctx["is_not_major_zero"] = constHelper(jsBool(func() bool {
 		v := semverTag()
-		return v == nil || v.major != 0
+		return v == nil || v.Major != 0
 	}()))
 }

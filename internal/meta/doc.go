@@ -10,11 +10,12 @@
 // case names.
 //
 // The pieces of the JavaScript ecosystem metadata-action relies on are
-// ported as well, each in its own file: node-semver's parser
-// (semver.go), @renovate/pep440 (pep440.go), the Handlebars subset the
-// action's templates use (template.go), moment.js formatting
-// (moment.go), JavaScript regular expressions (jsregex.go) and
-// csv-parse's record splitting (csv.go).
+// ported as well, each in its own file: @renovate/pep440 (pep440.go), the
+// Handlebars subset the action's templates use (template.go), moment.js
+// formatting (moment.go) and JavaScript regular expressions (jsregex.go).
+// node-semver's parser and csv-parse's record splitting, which slipway's
+// other packages share, are ported in internal/semver and internal/csvlist
+// (semver.go and csv.go hold what metadata-action adds to them).
 //
 // # Differences from metadata-action
 //

@@ -6,44 +6,8 @@ import (
 	"time"
 )
 
-// Unit tests of the ported JavaScript pieces: node-semver, pep440,
-// moment, regular expressions, Handlebars and csv-parse.
-
-func TestSemver(t *testing.T) {
-	tests := []struct {
-		in, version string // version "" means invalid
-		pre         bool
-	}{
-		{"v1.2.3", "1.2.3", false},
-		{"1.2.3", "1.2.3", false},
-		{"v2.0.8-beta.67", "2.0.8-beta.67", true},
-		{"v9.5.7-alpha.2+fork.3.1.8", "9.5.7-alpha.2", true},
-		{"v101.12.13", "101.12.13", false},
-		{" 1.2.3 ", "1.2.3", false},
-		{"1.2", "", false},
-		{"01.2.3", "", false},
-		{"1.2.3-01", "", false},
-		{"1.2.3-0abc", "1.2.3-0abc", true},
-		{"=1.2.3", "", false},
-		{"v1.2.3rc2", "", false},
-		{"99999999999999999.0.0", "", false},
-	}
-	for _, tt := range tests {
-		v := parseSemver(tt.in, false)
-		if tt.version == "" {
-			if v != nil {
-				t.Errorf("parseSemver(%q) = %s, want invalid", tt.in, v.version())
-			}
-			continue
-		}
-		if v == nil || v.version() != tt.version || semverIsPrerelease(tt.in) != tt.pre {
-			t.Errorf("parseSemver(%q) = %v, want %s (prerelease %v)", tt.in, v, tt.version, tt.pre)
-		}
-	}
-	if v := parseSemver("=v1.2.3beta", true); v == nil || v.version() != "1.2.3-beta" {
-		t.Errorf("loose parse = %v", v)
-	}
-}
+// Unit tests of the ported JavaScript pieces: pep440, moment, regular
+// expressions, Handlebars and metadata-action's use of csv-parse.
 
 func TestPEP440(t *testing.T) {
 	tests := []struct{ in, clean string }{
@@ -173,12 +137,7 @@ func TestTemplate(t *testing.T) {
 	}
 }
 
-func TestSplitList(t *testing.T) {
-	got, err := SplitList("type=ref,event=branch\n  # comment\ntype=match,\"pattern=\\d.\\d\"\n\n type=sha # trailing\n")
-	want := []string{"type=ref,event=branch", `type=match,pattern=\d.\d`, "type=sha"}
-	if err != nil || !slices.Equal(got, want) {
-		t.Errorf("SplitList = %q, %v; want %q", got, err, want)
-	}
+func TestSplitFields(t *testing.T) {
 	if _, err := splitFields(`a,"b`, false); err == nil {
 		t.Error("unclosed quote accepted")
 	}

@@ -5,7 +5,7 @@ import (
 )
 
 // Inputs are metadata-action's inputs, already split into list entries
-// (see SplitList for how metadata-action splits its multi-line inputs).
+// (see csvlist.Split for how metadata-action splits its multi-line inputs).
 type Inputs struct {
 	Images, Tags, Flavor, Labels, Annotations []string
 	// SepTags, SepLabels and SepAnnotations separate the entries of the
