@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,25 +129,10 @@ func TestDryRunJenkins(t *testing.T) {
 }
 
 func TestDryRunLocal(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Fixed identities and dates make the commit's SHA the same on every run.
-	gitEnv := append(os.Environ(),
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_AUTHOR_DATE=2024-01-02T03:04:05Z",
-		"GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@example.com", "GIT_COMMITTER_DATE=2024-01-02T03:04:05Z")
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"}, {"add", "Dockerfile"}, {"commit", "-q", "-m", "app"},
-		{"remote", "add", "origin", "https://github.com/octo-org/app.git"},
-		{"tag", "v0.9.0"}, {"tag", "v1.0.0-rc.1"}, {"tag", "v1.0.0"},
-	} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir, cmd.Env = dir, gitEnv
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
+	dir := project(t, map[string]string{"Dockerfile": "FROM scratch\n"})
+	git(t, dir, "remote", "add", "origin", "https://github.com/octo-org/app.git")
+	for _, tag := range []string{"v0.9.0", "v1.0.0-rc.1", "v1.0.0"} {
+		git(t, dir, "tag", tag)
 	}
 	checkDryRun(t, "local-tag", dir, with(nil, nil))
 }

@@ -60,6 +60,10 @@ type Context struct {
 	Fork       bool      // the change comes from a fork
 	CommitDate time.Time // committer date of SHA, zero when unknown
 	Actor      string    // who triggered the run, when known
+	// Credentials are the registry credentials the platform hands every
+	// job (GITHUB_TOKEN for ghcr.io, CI_REGISTRY_USER/PASSWORD for the
+	// GitLab registry). They are secrets: never print Password.
+	Credentials []RegistryCredential
 	// DefaultImage is the image to use when the images input is empty,
 	// e.g. CI_REGISTRY_IMAGE on GitLab; empty when the platform has none.
 	DefaultImage string
@@ -75,6 +79,16 @@ func (c *Context) IsDefaultBranch() bool {
 		return false
 	}
 	return c.Ref == "refs/heads/"+c.Repository.DefaultBranch
+}
+
+// RegistryCredential is a login for one registry host.
+type RegistryCredential struct {
+	Registry string // host[:port], e.g. ghcr.io
+	Username string
+	Password string
+	// Source names where it came from, for error messages
+	// ("GITHUB_TOKEN", "CI_REGISTRY_USER/CI_REGISTRY_PASSWORD").
+	Source string
 }
 
 // Provider is one CI platform.

@@ -65,6 +65,11 @@ func (p *githubProvider) Context(ctx context.Context, warn func(string)) (*Conte
 	}
 	p.classify(c, ev)
 	c.Repository = p.repository(ctx, ev, warn)
+	if token := p.token(); token != "" {
+		// GitHub's token logs in to ghcr.io as any user name; the actor
+		// is what docker/login-action uses.
+		c.Credentials = []RegistryCredential{{Registry: "ghcr.io", Username: firstNonEmpty(c.Actor, "x-access-token"), Password: token, Source: "github-token (GITHUB_TOKEN)"}}
+	}
 	return c, nil
 }
 

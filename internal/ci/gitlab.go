@@ -48,6 +48,9 @@ func (p *gitlabProvider) Context(_ context.Context, warn func(string)) (*Context
 		},
 		DefaultImage: env.Get("CI_REGISTRY_IMAGE"),
 	}
+	if reg, user, pw := env.Get("CI_REGISTRY"), env.Get("CI_REGISTRY_USER"), env.Get("CI_REGISTRY_PASSWORD"); reg != "" && user != "" && pw != "" {
+		c.Credentials = []RegistryCredential{{Registry: reg, Username: user, Password: pw, Source: "CI_REGISTRY_USER/CI_REGISTRY_PASSWORD"}}
+	}
 	if err := p.classify(c); err != nil {
 		return nil, err
 	}

@@ -25,8 +25,11 @@ type Input struct {
 	Default string
 	Secret  bool
 	Enum    []string
-	Desc    string
-	field   int // index in Config
+	// EnvDefault is a conventional variable (BUILDKIT_HOST) read when no
+	// source gives the input, before its default.
+	EnvDefault string
+	Desc       string
+	field      int // index in Config
 }
 
 // EnvName is the SLIPWAY_* variable of the input: upper-cased, hyphens
@@ -64,6 +67,8 @@ func Inputs() []Input {
 				Secret:  f.Tag.Get("secret") == "true",
 				Desc:    f.Tag.Get("desc"),
 				field:   i,
+
+				EnvDefault: f.Tag.Get("envdefault"),
 			}
 			if e := f.Tag.Get("enum"); e != "" {
 				in.Enum = strings.Split(e, "|")

@@ -34,12 +34,13 @@ type Env interface {
 type Source string
 
 const (
-	FromFlag      Source = "flag"
-	FromEnv       Source = "env"
-	FromGitHub    Source = "github-input"
-	FromFile      Source = "file"
-	FromDefault   Source = "default"
-	notConfigured Source = ""
+	FromFlag       Source = "flag"
+	FromEnv        Source = "env"
+	FromGitHub     Source = "github-input"
+	FromFile       Source = "file"
+	FromEnvDefault Source = "env-default"
+	FromDefault    Source = "default"
+	notConfigured  Source = ""
 )
 
 // Options are what Load reads.
@@ -66,6 +67,8 @@ type Loaded struct {
 	// OIDC reports whether a keyless signing identity can be had: GitHub's
 	// ACTIONS_ID_TOKEN_REQUEST_URL (id-token: write) or SIGSTORE_ID_TOKEN.
 	OIDC bool
+
+	env Env
 }
 
 // MetadataEnv holds docker/metadata-action's environment variables.
@@ -123,10 +126,13 @@ func Load(opts Options) (*Loaded, error) {
 		set(name, v, FromFile)
 	}
 	for _, in := range Inputs() {
+		if v, ok := opts.Env.Lookup(in.EnvDefault); ok && in.EnvDefault != "" && v != "" {
+			set(in.Name, v, FromEnvDefault)
+		}
 		set(in.Name, in.Default, FromDefault)
 	}
 
-	l := &Loaded{Origin: origin, File: file}
+	l := &Loaded{Origin: origin, File: file, env: opts.Env}
 	if err := decode(&l.Config, raw); err != nil {
 		return nil, err
 	}

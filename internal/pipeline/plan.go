@@ -83,12 +83,16 @@ type BuildPlan struct {
 	// Labels and annotations come from the metadata.
 	Labels      map[string]string `json:"-"`
 	Annotations []string          `json:"-"`
-	// secrets are the parsed secrets, kept out of the printed plan.
-	secrets []config.Secret
+	// secrets and buildArgs hold the values, kept out of the printed plan.
+	secrets   []config.Secret
+	buildArgs map[string]string
 }
 
-// Secrets returns the build secrets to mount.
+// SecretSources returns the build secrets to mount, values resolved.
 func (b *BuildPlan) SecretSources() []config.Secret { return b.secrets }
+
+// BuildArgValues returns the build arguments with their values.
+func (b *BuildPlan) BuildArgValues() map[string]string { return b.buildArgs }
 
 // PublishPlan says where the image goes.
 type PublishPlan struct {
@@ -173,7 +177,7 @@ func NewPlan(in Inputs) (*Plan, error) {
 		},
 		Metadata: MetadataPlan{Version: md.Version, Tags: nonNil(md.Tags), Labels: labelMap(md), Annotations: nonNil(md.Annotations)},
 	}
-	if err := p.planBuild(cfg, md); err != nil {
+	if err := p.planBuild(in.Config, md); err != nil {
 		return nil, err
 	}
 	if err := p.planPublish(cfg, c, md); err != nil {
@@ -204,8 +208,9 @@ func labelMap(md *meta.Result) map[string]string {
 // secretArgName matches build-arg names that hold secrets by convention.
 var secretArgName = regexp.MustCompile(`(?i)(token|secret|passw(or)?d|credential|api_?key|private_?key|auth)`)
 
-func (p *Plan) planBuild(cfg *config.Config, md *meta.Result) error {
-	secrets, err := cfg.BuildSecrets()
+func (p *Plan) planBuild(l *config.Loaded, md *meta.Result) error {
+	cfg := &l.Config
+	secrets, err := l.ResolvedSecrets()
 	if err != nil {
 		return err
 	}
@@ -215,7 +220,7 @@ func (p *Plan) planBuild(cfg *config.Config, md *meta.Result) error {
 		CacheFrom: nonNil(cfg.CacheFrom), CacheTo: nonNil(cfg.CacheTo), NoCache: cfg.NoCache, Pull: cfg.Pull,
 		Provenance: cfg.Provenance, SBOM: cfg.SBOM, SBOMGenerator: cfg.SBOMGenerator,
 		Builder: builderName(cfg), Progress: cfg.Progress, OutputDir: cfg.OutputDir,
-		Labels: labelMap(md), Annotations: md.Annotations, secrets: secrets,
+		Labels: labelMap(md), Annotations: md.Annotations, secrets: secrets, buildArgs: l.ResolvedBuildArgs(),
 	}
 	inline := map[string]bool{}
 	for _, s := range secrets {

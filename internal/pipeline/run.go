@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/slipway-ci/slipway/internal/errs"
 )
@@ -49,11 +50,16 @@ type Stages struct {
 
 // BuildResult is what the build stage produced.
 type BuildResult struct {
-	Digest    string            `json:"digest"` // index (or manifest) digest; "" in a dry run
-	Platforms []PlatformImage   `json:"platforms"`
-	LayoutDir string            `json:"layout-dir"` // local OCI layout of the result
-	Metadata  map[string]any    `json:"metadata,omitempty"`
-	Extra     map[string]string `json:"-"`
+	Digest    string          `json:"digest"` // index (or manifest) digest; "" in a dry run
+	Platforms []PlatformImage `json:"platforms"`
+	LayoutDir string          `json:"layout-dir"` // local OCI layout of the result
+	// Metadata is what buildx writes to --metadata-file
+	// (containerimage.digest, containerimage.descriptor, image.name).
+	Metadata map[string]any `json:"metadata,omitempty"`
+	Duration time.Duration  `json:"duration"`
+	// Steps counts the Dockerfile steps, CachedSteps those served from cache.
+	Steps       int `json:"steps"`
+	CachedSteps int `json:"cached-steps"`
 }
 
 // PlatformImage is one platform's manifest.

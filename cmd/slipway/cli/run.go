@@ -3,13 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	realstages "github.com/slipway-ci/slipway/internal/stages"
 )
 
 type runOptions struct {
@@ -57,17 +58,22 @@ func (o *runOptions) run(ctx context.Context) error {
 		return err
 	}
 	stages := pipeline.Nop(o.stderr)
-	if !o.dryRun {
-		return errs.Stage("build", errors.New("this slipway has no BuildKit builder yet: only --dry-run is available"))
-	}
-	o.stderr.Write([]byte("\ndry run: nothing was built, pushed, signed or posted\n"))
-	if _, err := pipeline.Run(ctx, prep.Plan, stages); err != nil {
+	if o.dryRun {
+		fmt.Fprintln(o.stderr, "\ndry run: nothing was built, pushed, signed or posted")
+	} else if stages, err = realstages.New(prep, o.stderr); err != nil {
 		return err
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(o.stdout)
-		enc.SetIndent("", "  ")
+	res, err := pipeline.Run(ctx, prep.Plan, stages)
+	if err != nil {
+		return err
+	}
+	if o.output != "json" {
+		return nil
+	}
+	enc := json.NewEncoder(o.stdout)
+	enc.SetIndent("", "  ")
+	if o.dryRun {
 		return enc.Encode(prep.Plan)
 	}
-	return nil
+	return enc.Encode(res)
 }

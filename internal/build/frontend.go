@@ -1,0 +1,135 @@
+package build
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/tonistiigi/fsutil"
+
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// Local mount names the Dockerfile frontend reads.
+const (
+	mountContext    = "context"
+	mountDockerfile = "dockerfile"
+)
+
+// frontendAttrs returns the dockerfile.v0 attributes and the local
+// directories a build needs.
+func frontendAttrs(b *pipeline.BuildPlan) (map[string]string, map[string]fsutil.FS, error) {
+	attrs := map[string]string{"filename": filepath.Base(b.File)}
+	mounts := map[string]fsutil.FS{}
+	for name, dir := range map[string]string{mountContext: b.Context, mountDockerfile: filepath.Dir(b.File)} {
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening %s directory %s: %w", name, dir, err)
+		}
+		mounts[name] = fs
+	}
+	if b.Target != "" {
+		attrs["target"] = b.Target
+	}
+	if len(b.Platforms) > 0 {
+		attrs["platform"] = strings.Join(b.Platforms, ",")
+	}
+	for k, v := range b.BuildArgValues() {
+		attrs["build-arg:"+k] = v
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.Labels)) {
+		attrs["label:"+k] = b.Labels[k]
+	}
+	for _, e := range b.BuildContexts {
+		name, value, _ := strings.Cut(e, "=")
+		if isRemoteContext(value) {
+			attrs["context:"+name] = value
+			continue
+		}
+		st, err := os.Stat(value)
+		if err != nil || !st.IsDir() {
+			return nil, nil, fmt.Errorf("build context %q: %s is not a directory, an image (docker-image://) or a URL", name, value)
+		}
+		fs, err := fsutil.NewFS(value)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening build context %q (%s): %w", name, value, err)
+		}
+		mount := "context-" + name
+		mounts[mount] = fs
+		attrs["context:"+name] = "local:" + mount
+	}
+	if b.NoCache {
+		attrs["no-cache"] = ""
+	}
+	if b.Pull {
+		attrs["image-resolve-mode"] = "pull"
+	}
+	if v, ok := provenanceAttr(b.Provenance); ok {
+		attrs["attest:provenance"] = v
+	}
+	if v, ok := sbomAttr(b.SBOM, b.SBOMGenerator); ok {
+		attrs["attest:sbom"] = v
+	}
+	return attrs, mounts, nil
+}
+
+func isRemoteContext(v string) bool {
+	for _, p := range []string{"docker-image://", "oci-layout://", "target:", "input:", "https://", "http://", "git://", "git@"} {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// provenanceAttr maps the provenance input onto attest:provenance, as
+// buildx does: false disables it, true means mode=min.
+func provenanceAttr(v string) (string, bool) {
+	switch strings.ToLower(v) {
+	case "", "false", "0":
+		return "", false
+	case "true", "1":
+		return "mode=min", true
+	}
+	return v, true
+}
+
+// sbomAttr maps the sbom and sbom-generator inputs onto attest:sbom.
+func sbomAttr(v, generator string) (string, bool) {
+	switch strings.ToLower(v) {
+	case "", "false", "0":
+		if generator == "" {
+			return "", false
+		}
+	case "true", "1":
+	default:
+		return v, true // generator=<image>
+	}
+	if generator != "" {
+		return "generator=" + generator, true
+	}
+	return "", true
+}
+
+// annotationAttrs turns metadata-action's "level:key=value" annotations
+// into image exporter attributes (annotation-manifest.key=value). Index
+// levels are dropped when the result is a lone manifest (one platform, no
+// attestation), which has no index to annotate.
+func annotationAttrs(annotations []string, index bool) map[string]string {
+	out := map[string]string{}
+	for _, a := range annotations {
+		level, kv, ok := strings.Cut(a, ":")
+		if !ok || strings.Contains(level, "=") {
+			level, kv = "manifest", a
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if !index && strings.HasPrefix(level, "index") {
+			continue // a single-platform image has no index to annotate
+		}
+		out["annotation-"+level+"."+k] = v
+	}
+	return out
+}

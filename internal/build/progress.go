@@ -1,0 +1,77 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"sync"
+
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/util/progress/progressui"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// stepName matches the vertices of Dockerfile instructions, e.g.
+// "[build 2/4] RUN go build" or "[1/2] FROM ...": the steps whose cache
+// hits a run reports.
+var stepName = regexp.MustCompile(`^\[(?:[^\]]+ )?\d+/\d+\] `)
+
+// Steps counts a build's Dockerfile steps and how many came from cache.
+type Steps struct {
+	mu     sync.Mutex
+	done   map[digest.Digest]bool // completed step → cached
+	Total  int
+	Cached int
+}
+
+func (s *Steps) observe(st *client.SolveStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = map[digest.Digest]bool{}
+	}
+	for _, v := range st.Vertexes {
+		if v.Completed == nil || v.Error != "" || !stepName.MatchString(v.Name) {
+			continue
+		}
+		if _, seen := s.done[v.Digest]; !seen {
+			s.Total++
+			if v.Cached {
+				s.Cached++
+			}
+		}
+		s.done[v.Digest] = v.Cached
+	}
+}
+
+// Share is the fraction of steps served from cache, 0 when there were none.
+func (s *Steps) Share() float64 {
+	if s.Total == 0 {
+		return 0
+	}
+	return float64(s.Cached) / float64(s.Total)
+}
+
+// display shows BuildKit's progress on w in mode (auto, tty, plain,
+// rawjson or quiet) while counting steps. It returns when ch is closed.
+func display(ctx context.Context, w io.Writer, mode string, ch chan *client.SolveStatus, steps *Steps) error {
+	d, err := progressui.NewDisplay(w, progressui.DisplayMode(mode))
+	if err != nil {
+		// tty asked for but w is not one: fall back to plain output.
+		if d, err = progressui.NewDisplay(w, progressui.PlainMode); err != nil {
+			return fmt.Errorf("starting the progress display: %w", err)
+		}
+	}
+	tee := make(chan *client.SolveStatus)
+	go func() {
+		defer close(tee)
+		for st := range ch {
+			steps.observe(st)
+			tee <- st
+		}
+	}()
+	// Warnings are printed by the display itself.
+	_, err = d.UpdateFrom(context.WithoutCancel(ctx), tee)
+	return err
+}

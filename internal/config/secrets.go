@@ -1,0 +1,142 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/csvlist"
+	"github.com/slipway-ci/slipway/internal/errs"
+)
+
+// Secret is one build secret: an id and where its value comes from.
+type Secret struct {
+	ID    string
+	Src   string // file path
+	Env   string // environment variable
+	Value string // inline value (build-push-action's KEY=value form)
+}
+
+// ParseSecret reads a secrets entry: buildx's `id=x,src=file`,
+// `id=x,env=VAR` (also type=file|env), or build-push-action's KEY=value.
+func ParseSecret(e string) (Secret, error) {
+	fields, err := csvlist.Split(e, csvlist.Opts{})
+	if err != nil {
+		return Secret{}, err
+	}
+	attrs := map[string]string{}
+	buildx := len(fields) > 0
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		switch k {
+		case "id", "src", "source", "env", "type", "required":
+		default:
+			buildx = false
+		}
+		if !ok {
+			buildx = false
+		}
+		attrs[k] = v
+	}
+	if !buildx || attrs["id"] == "" {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || k == "" {
+			return Secret{}, fmt.Errorf("expected id=x,src=file, id=x,env=VAR or KEY=value")
+		}
+		return Secret{ID: k, Value: v}, nil
+	}
+	s := Secret{ID: attrs["id"], Src: attrs["src"], Env: attrs["env"]}
+	if s.Src == "" {
+		s.Src = attrs["source"]
+	}
+	switch attrs["type"] {
+	case "", "file", "env":
+	default:
+		return Secret{}, fmt.Errorf("secret %q: type must be file or env", s.ID)
+	}
+	if s.Src == "" && s.Env == "" {
+		if attrs["type"] == "file" {
+			return Secret{}, fmt.Errorf("secret %q: expected src=<file>", s.ID)
+		}
+		// buildx: with neither, the value comes from the env var named by id.
+		s.Env = s.ID
+	}
+	return s, nil
+}
+
+// BuildSecrets returns every build secret from secrets, secret-files and
+// secret-envs.
+func (c *Config) BuildSecrets() ([]Secret, error) {
+	var out []Secret
+	for _, e := range c.Secrets {
+		s, err := ParseSecret(e)
+		if err != nil {
+			return nil, errs.Input("secrets", "an entry is malformed: %v", err)
+		}
+		out = append(out, s)
+	}
+	for _, e := range c.SecretFiles {
+		k, v, _ := strings.Cut(e, "=")
+		out = append(out, Secret{ID: k, Src: v})
+	}
+	for _, e := range c.SecretEnvs {
+		k, v, _ := strings.Cut(e, "=")
+		out = append(out, Secret{ID: k, Env: v})
+	}
+	return out, nil
+}
+
+// ResolvedSecrets returns the build secrets with every env-sourced value
+// read from the environment (Value set, Env kept to name the source). A
+// variable that is not set is an input error; file sources are read by
+// the build.
+func (l *Loaded) ResolvedSecrets() ([]Secret, error) {
+	secrets, err := l.BuildSecrets()
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range secrets {
+		if s.Env == "" {
+			continue
+		}
+		v, ok := l.env.Lookup(s.Env)
+		if !ok {
+			return nil, errs.Input("secrets", "secret %q: environment variable %s is not set", s.ID, s.Env)
+		}
+		secrets[i].Value = v
+	}
+	return secrets, nil
+}
+
+// GHACache is what BuildKit's GitHub Actions cache backend needs, from the
+// runner's environment.
+type GHACache struct {
+	URL   string // ACTIONS_CACHE_URL (cache service v1)
+	URLv2 string // ACTIONS_RESULTS_URL (v2; a container action gets no ACTIONS_CACHE_SERVICE_V2)
+	Token string // ACTIONS_RUNTIME_TOKEN
+}
+
+// GHACache reads the runner's cache service settings; ok is false outside
+// GitHub Actions (no token).
+func (l *Loaded) GHACache() (c GHACache, ok bool) {
+	c.URL, _ = l.env.Lookup("ACTIONS_CACHE_URL")
+	c.URLv2, _ = l.env.Lookup("ACTIONS_RESULTS_URL")
+	c.Token, _ = l.env.Lookup("ACTIONS_RUNTIME_TOKEN")
+	return c, c.Token != "" && (c.URL != "" || c.URLv2 != "")
+}
+
+// ResolvedBuildArgs returns the build arguments as a map. A bare NAME
+// takes its value from the environment, as buildx does, and is left out
+// when the variable is not set.
+func (l *Loaded) ResolvedBuildArgs() map[string]string {
+	out := map[string]string{}
+	for _, a := range l.BuildArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			if v, ok = l.env.Lookup(k); !ok {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,123 @@
+// Package registry talks to OCI registries with go-containerregistry: one
+// keychain shared by every stage (the build's session auth, the copy
+// between registries, signing and tagging), and publishing by digest.
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/errs"
+)
+
+// Credential is a login for one registry host.
+type Credential = ci.RegistryCredential
+
+// Keychain resolves registry credentials, first match wins: explicit
+// registry-auth inputs, then what the CI platform hands the job, then the
+// Docker config (DOCKER_CONFIG, ~/.docker/config.json, credential
+// helpers), else anonymous.
+type Keychain struct {
+	explicit []Credential
+	fallback authn.Keychain
+}
+
+// NewKeychain builds the keychain from registry-auth entries
+// ("host=user:password") and the platform's credentials. fallback is
+// consulted for any other host; nil means authn.DefaultKeychain.
+func NewKeychain(registryAuth []string, platform []Credential, fallback authn.Keychain) (*Keychain, error) {
+	k := &Keychain{fallback: fallback}
+	if k.fallback == nil {
+		k.fallback = authn.DefaultKeychain
+	}
+	for _, e := range registryAuth {
+		host, cred, _ := strings.Cut(e, "=")
+		user, pw, ok := strings.Cut(cred, ":")
+		if !ok || host == "" || user == "" {
+			return nil, errs.Input("registry-auth", "an entry for %q is not host=user:password", host)
+		}
+		k.explicit = append(k.explicit, Credential{Registry: normalizeHost(host), Username: user, Password: pw, Source: "registry-auth input"})
+	}
+	for _, c := range platform {
+		c.Registry = normalizeHost(c.Registry)
+		k.explicit = append(k.explicit, c)
+	}
+	return k, nil
+}
+
+// normalizeHost maps Docker Hub's aliases onto the name
+// go-containerregistry uses for it.
+func normalizeHost(h string) string {
+	h = strings.TrimPrefix(strings.TrimPrefix(h, "https://"), "http://")
+	h = strings.TrimSuffix(h, "/")
+	switch h {
+	case "docker.io", "registry-1.docker.io", "index.docker.io":
+		return name.DefaultRegistry
+	}
+	return h
+}
+
+// Resolve implements authn.Keychain.
+func (k *Keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	if c, ok := k.lookup(r.RegistryStr()); ok {
+		return authn.FromConfig(authn.AuthConfig{Username: c.Username, Password: c.Password}), nil
+	}
+	a, err := k.fallback.Resolve(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading registry credentials for %s from the Docker config: %w", r.RegistryStr(), err)
+	}
+	return a, nil
+}
+
+func (k *Keychain) lookup(host string) (Credential, bool) {
+	host = normalizeHost(host)
+	for _, c := range k.explicit {
+		if c.Registry == host {
+			return c, true
+		}
+	}
+	return Credential{}, false
+}
+
+// Describe names the credential used for host, never its value: for a
+// 401/403 message.
+func (k *Keychain) Describe(host string) string {
+	if c, ok := k.lookup(host); ok {
+		return fmt.Sprintf("user %q from %s", c.Username, c.Source)
+	}
+	reg, err := name.NewRegistry(host)
+	if err != nil {
+		return "no credential"
+	}
+	a, err := k.fallback.Resolve(reg)
+	if err != nil || a == authn.Anonymous {
+		return "anonymous (no credential found)"
+	}
+	return "the Docker config (DOCKER_CONFIG or ~/.docker/config.json)"
+}
+
+// Secrets returns every password the keychain holds, for masking.
+func (k *Keychain) Secrets() []string {
+	var out []string
+	for _, c := range k.explicit {
+		out = append(out, c.Password)
+	}
+	return out
+}
+
+// explain adds, to an authentication failure, which credential was tried
+// (never its value).
+func (k *Keychain) explain(reg name.Registry, err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("%w (registry %s refused %s)", err, reg.RegistryStr(), k.Describe(reg.RegistryStr()))
+	}
+	return err
+}

@@ -1,0 +1,75 @@
+// Package report tells the people and machines that started a run what it
+// did: step outputs, a summary, machine-readable files.
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// Notifier writes the run's outputs through the CI platform and a short
+// summary on Log.
+type Notifier struct {
+	Outputs ci.Outputs
+	Log     io.Writer
+}
+
+// Notify implements pipeline.Notifier.
+func (n *Notifier) Notify(_ context.Context, p *pipeline.Plan, r *pipeline.Result) error {
+	b := r.Build
+	if b == nil {
+		return nil
+	}
+	md, err := json.Marshal(b.Metadata)
+	if err != nil {
+		return err
+	}
+	for _, kv := range [][2]string{{"digest", b.Digest}, {"imageid", b.Digest}, {"metadata", string(md)}} {
+		if err := n.Outputs.SetOutput(kv[0], kv[1]); err != nil {
+			return fmt.Errorf("setting output %s: %w", kv[0], err)
+		}
+	}
+	fmt.Fprintf(n.Log, "\nslipway: built %s in %s, %d of %d steps cached\n", b.Digest, b.Duration.Round(1e7), b.CachedSteps, b.Steps)
+	for _, pi := range b.Platforms {
+		fmt.Fprintf(n.Log, "  %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
+	}
+	if p.Publish.Push {
+		for _, repo := range p.Publish.Repositories {
+			fmt.Fprintf(n.Log, "  pushed %s@%s", repo, b.Digest)
+			if tags := p.Publish.Tags[repo]; len(tags) > 0 && stepDone(r, repo) {
+				fmt.Fprintf(n.Log, " tagged %s", strings.Join(tags, ", "))
+			}
+			fmt.Fprintln(n.Log)
+		}
+	}
+	fmt.Fprintf(n.Log, "  OCI layout: %s\n", b.LayoutDir)
+	return nil
+}
+
+func stepDone(r *pipeline.Result, repo string) bool {
+	for _, s := range r.Done {
+		if s.Stage == pipeline.StageTag && s.Repository == repo {
+			return true
+		}
+	}
+	return false
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
