@@ -36,7 +36,7 @@ WAIT=${SLIPWAY_TEST_WAIT:-60}
 BK_BIN=$CACHE/buildkit-$BUILDKIT_VERSION/bin
 ENV_FILE=$STATE/env
 LOCK_FILE=${STATE%/}.lock
-PACKAGES=(runc qemu-user-static binfmt-support docker-registry busybox-static)
+PACKAGES=(runc qemu-user-static binfmt-support docker-registry busybox-static openssh-client git)
 DOCKER_PACKAGES=(docker.io)
 
 log() { echo "testenv: $*" >&2; }

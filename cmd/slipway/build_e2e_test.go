@@ -1,13 +1,19 @@
 package main
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
@@ -123,5 +129,219 @@ func TestBuildTagsLast(t *testing.T) {
 	}
 	if got := tagDigest(t, repo+":v1"); got != res.Build.Digest {
 		t.Errorf("v1 points at %s, want the built digest %s", got, res.Build.Digest)
+	}
+}
+
+// One index with both platforms: a cross-compiling stage that runs on the
+// build platform, and a RUN that runs emulated on arm64; provenance
+// attached when asked for.
+func TestBuildMultiPlatform(t *testing.T) {
+	e := testenv.Get(t)
+	dir := project(t, map[string]string{"Dockerfile": `ARG BASE
+FROM --platform=$BUILDPLATFORM ${BASE} AS cross
+ARG BUILDPLATFORM TARGETPLATFORM
+RUN echo "on $BUILDPLATFORM for $TARGETPLATFORM" > /cross.txt
+
+FROM ${BASE}
+COPY --from=cross /cross.txt /cross.txt
+RUN uname -m > /uname.txt
+`})
+	repo := uniqueRepo(t, e, "multiarch")
+	res, _ := runResult(t, dir, buildEnv(t, e, map[string]string{
+		"SLIPWAY_IMAGES": repo, "SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
+		"SLIPWAY_PLATFORMS": "linux/amd64,linux/arm64", "SLIPWAY_PROVENANCE": "mode=max",
+	}))
+	b := res.Build
+	if len(b.Platforms) != 2 || b.Platforms[0].Platform != "linux/amd64" || b.Platforms[1].Platform != "linux/arm64" {
+		t.Fatalf("platforms = %+v, want linux/amd64 and linux/arm64", b.Platforms)
+	}
+	images := layoutImages(t, b.LayoutDir, b.Digest)
+	for platform, want := range map[string][2]string{
+		"linux/amd64": {"x86_64\n", "on linux/amd64 for linux/amd64\n"},
+		"linux/arm64": {"aarch64\n", "on linux/amd64 for linux/arm64\n"},
+	} {
+		img := images[platform]
+		if img == nil {
+			t.Fatalf("no %s image in the index: %v", platform, images)
+		}
+		if got := fileIn(t, img, "/uname.txt"); got != want[0] {
+			t.Errorf("%s: uname -m = %q, want %q", platform, got, want[0])
+		}
+		if got := fileIn(t, img, "/cross.txt"); got != want[1] {
+			t.Errorf("%s: cross stage wrote %q, want %q", platform, got, want[1])
+		}
+	}
+	attestations := 0
+	for k, img := range images {
+		if !strings.HasPrefix(k, "attestation:") {
+			continue
+		}
+		attestations++
+		layers, err := img.Layers()
+		if err != nil || len(layers) == 0 {
+			t.Fatalf("attestation %s has no layer: %v", k, err)
+		}
+		mt, _ := layers[0].MediaType()
+		rc, _ := layers[0].Uncompressed()
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		if mt != "application/vnd.in-toto+json" || !strings.Contains(string(data), "https://slsa.dev/provenance") {
+			t.Errorf("attestation %s: %s %.200s, want an in-toto SLSA provenance", k, mt, data)
+		}
+	}
+	if attestations != 2 {
+		t.Errorf("%d attestation manifests, want one provenance per platform", attestations)
+	}
+	registryHas(t, repo, b.Digest)
+}
+
+// A registry cache survives `buildctl prune --all`: the second build takes
+// every step from it.
+func TestBuildRegistryCache(t *testing.T) {
+	e := testenv.Get(t)
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		t.Fatal(err)
+	}
+	// The nonce makes the steps new to this daemon, so the first build
+	// runs them all and the second can only get them from the registry.
+	dir := project(t, map[string]string{"Dockerfile": fmt.Sprintf(`ARG BASE
+FROM ${BASE} AS build
+RUN echo %x > /nonce
+RUN cat /nonce /nonce > /twice
+
+FROM ${BASE}
+COPY --from=build /twice /twice
+`, nonce)})
+	cache := uniqueRepo(t, e, "cache") + ":buildcache"
+	env := buildEnv(t, e, map[string]string{
+		"SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage, "SLIPWAY_PUSH": "false",
+		"SLIPWAY_CACHE_FROM": "type=registry,ref=" + cache,
+		"SLIPWAY_CACHE_TO":   "type=registry,ref=" + cache + ",mode=max",
+	})
+	first, _ := runResult(t, dir, env)
+	if first.Build.Steps == 0 || first.Build.CachedSteps == first.Build.Steps {
+		t.Fatalf("first build: %d of %d steps cached, want fresh steps", first.Build.CachedSteps, first.Build.Steps)
+	}
+	e.Buildctl(t, "prune", "--all")
+	second, r2 := runResult(t, dir, env)
+	if second.Build.Steps != first.Build.Steps || second.Build.CachedSteps != second.Build.Steps {
+		t.Errorf("after prune: %d of %d steps cached, want all %d\n%s", second.Build.CachedSteps, second.Build.Steps, first.Build.Steps, r2.stderr)
+	}
+	if second.Build.Digest != first.Build.Digest {
+		t.Logf("digests differ (%s, %s): provenance carries build times", first.Build.Digest, second.Build.Digest)
+	}
+}
+
+// BuildKit's SBOM attestation with a generator image of our own (the
+// default one cannot be pulled here): built by slipway itself, it follows
+// BuildKit's SBOM generator protocol and lists /bin of the scanned rootfs.
+func TestBuildSBOMAttestation(t *testing.T) {
+	e := testenv.Get(t)
+	gen := project(t, map[string]string{
+		"Dockerfile": "ARG BASE\nFROM ${BASE}\nCOPY gen.sh /gen.sh\nCMD [\"/bin/sh\", \"/gen.sh\"]\n",
+		"gen.sh": `set -e
+name=$(basename "$BUILDKIT_SCAN_SOURCE")
+n=$(ls "$BUILDKIT_SCAN_SOURCE/bin" | wc -l)
+cat > "$BUILDKIT_SCAN_DESTINATION/$name.spdx.json" <<JSON
+{"_type":"https://in-toto.io/Statement/v0.1","predicateType":"https://spdx.dev/Document","subject":[],
+ "predicate":{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"slipway-test-sbom","dataLicense":"CC0-1.0",
+  "documentNamespace":"https://example.com/slipway-test","creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: slipway-test-generator"]},
+  "packages":[{"name":"bin-entries-$n","SPDXID":"SPDXRef-bin","downloadLocation":"NOASSERTION"}]}}
+JSON
+`,
+	})
+	genRepo := uniqueRepo(t, e, "sbomgen")
+	runResult(t, gen, buildEnv(t, e, map[string]string{
+		"SLIPWAY_CONTEXT": gen, "SLIPWAY_IMAGES": genRepo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
+		"SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
+	}))
+
+	dir := project(t, map[string]string{"Dockerfile": builderDockerfile})
+	res, _ := runResult(t, dir, buildEnv(t, e, map[string]string{
+		"SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage, "SLIPWAY_PUSH": "false",
+		"SLIPWAY_SBOM": "true", "SLIPWAY_SBOM_GENERATOR": genRepo + ":v1",
+	}))
+	found := false
+	for k, img := range layoutImages(t, res.Build.LayoutDir, res.Build.Digest) {
+		if !strings.HasPrefix(k, "attestation:") {
+			continue
+		}
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			rc, err := l.Uncompressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(rc)
+			rc.Close()
+			if strings.Contains(string(data), `"https://spdx.dev/Document"`) && strings.Contains(string(data), "slipway-test-sbom") && strings.Contains(string(data), "bin-entries-") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Error("no SPDX attestation from the generator in the result")
+	}
+}
+
+// Named build contexts (a second local directory) and SSH agent
+// forwarding: the RUN step sees the agent and the key it holds, and the
+// image keeps neither.
+func TestBuildContextsAndSSH(t *testing.T) {
+	e := testenv.Get(t)
+	extra := t.TempDir()
+	if err := os.WriteFile(filepath.Join(extra, "from-extra.txt"), []byte("named context\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	agentDir := t.TempDir()
+	sock := filepath.Join(agentDir, "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatalf("starting ssh-agent (openssh-client): %v", err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	key := filepath.Join(agentDir, "id_ed25519")
+	for _, args := range [][]string{
+		{"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "slipway-e2e", "-f", key},
+		{"ssh-add", key},
+	} {
+		var out []byte
+		var err error
+		for range 50 { // the agent's socket appears shortly after it starts
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+			if out, err = cmd.CombinedOutput(); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	dir := project(t, map[string]string{"Dockerfile": `ARG BASE
+FROM ${BASE}
+COPY --from=extra from-extra.txt /from-extra.txt
+RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo agent-forwarded > /ssh.txt
+`})
+	res, _ := runResult(t, dir, buildEnv(t, e, map[string]string{
+		"SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage, "SLIPWAY_PUSH": "false",
+		"SLIPWAY_BUILD_CONTEXTS": "extra=" + extra, "SLIPWAY_SSH": "default", "SSH_AUTH_SOCK": sock,
+	}))
+	var img v1.Image
+	for k, i := range layoutImages(t, res.Build.LayoutDir, res.Build.Digest) {
+		if !strings.HasPrefix(k, "attestation:") {
+			img = i
+		}
+	}
+	if got := fileIn(t, img, "/from-extra.txt"); got != "named context\n" {
+		t.Errorf("/from-extra.txt = %q", got)
+	}
+	if got := fileIn(t, img, "/ssh.txt"); got != "agent-forwarded\n" {
+		t.Errorf("/ssh.txt = %q", got)
 	}
 }

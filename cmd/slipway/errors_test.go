@@ -56,14 +56,6 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// Until the build stage lands, a real run stops at it with exit 1.
-func TestRunWithoutBuilderFails(t *testing.T) {
-	r := slipway(t, "testdata/app", with(map[string]string{"SLIPWAY_CI": "local"}, nil), "run")
-	if r.code != 1 || !strings.Contains(r.stderr, "build:") {
-		t.Fatalf("exit %d, want 1 with a build stage error\nstderr:\n%s", r.code, r.stderr)
-	}
-}
-
 func TestVersion(t *testing.T) {
 	r := slipway(t, ".", nil, "version")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "slipway ") {

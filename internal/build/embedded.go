@@ -86,7 +86,7 @@ func waitEmbedded(ctx context.Context, c *client.Client, exited chan error) erro
 		return err
 	case err := <-exited:
 		exited <- err
-		return fmt.Errorf("buildkitd exited: %v", err)
+		return fmt.Errorf("buildkitd exited: %w", err)
 	}
 }
 

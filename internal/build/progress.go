@@ -13,9 +13,14 @@ import (
 )
 
 // stepName matches the vertices of Dockerfile instructions, e.g.
-// "[build 2/4] RUN go build" or "[1/2] FROM ...": the steps whose cache
-// hits a run reports.
-var stepName = regexp.MustCompile(`^\[(?:[^\]]+ )?\d+/\d+\] `)
+// "[build 2/4] RUN go build": the steps whose cache hits a run reports.
+// FROM is left out: a base image is resolved and fetched, never built,
+// and BuildKit never reports it cached (it is "DONE" after a prune even
+// when every step comes from an imported cache).
+var (
+	stepName = regexp.MustCompile(`^\[(?:[^\]]+ )?\d+/\d+\] `)
+	fromStep = regexp.MustCompile(`^\[(?:[^\]]+ )?\d+/\d+\] FROM `)
+)
 
 // Steps counts a build's Dockerfile steps and how many came from cache.
 type Steps struct {
@@ -32,7 +37,7 @@ func (s *Steps) observe(st *client.SolveStatus) {
 		s.done = map[digest.Digest]bool{}
 	}
 	for _, v := range st.Vertexes {
-		if v.Completed == nil || v.Error != "" || !stepName.MatchString(v.Name) {
+		if v.Completed == nil || v.Error != "" || !stepName.MatchString(v.Name) || fromStep.MatchString(v.Name) {
 			continue
 		}
 		if _, seen := s.done[v.Digest]; !seen {

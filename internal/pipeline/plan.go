@@ -278,7 +278,12 @@ func (p *Plan) planPublish(cfg *config.Config, c *ci.Context, md *meta.Result) e
 		pub.Repositories = append(pub.Repositories, repo.Name())
 		hosts[repo.RegistryStr()] = true
 	}
+	// Without images, metadata-action's tags are bare tag names: nothing
+	// to push them to.
 	for _, ref := range md.Tags {
+		if len(md.Images) == 0 {
+			break
+		}
 		t, err := name.NewTag(ref, name.StrictValidation)
 		if err != nil {
 			return errs.Input("tags", "%q is not a valid image reference: %v", ref, err)

@@ -212,3 +212,13 @@ func TestDryRunWalksTheSamePlan(t *testing.T) {
 		t.Errorf("dry run output:\n%s", buf.String())
 	}
 }
+
+func TestPlanWithoutImages(t *testing.T) {
+	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"push": "false"}), CI: pushCtx, Meta: &meta.Result{Tags: []string{"main", "sha-860c190"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Publish.Push || len(p.Publish.Tags) != 0 {
+		t.Errorf("publish = %+v, want nothing to push or tag", p.Publish)
+	}
+}

@@ -176,7 +176,7 @@ func (r *repoWriter) manifest(ctx context.Context, m interface {
 	if err != nil {
 		return err
 	}
-	url := fmt.Sprintf("%s://%s/v2/%s/manifests/%s", r.repo.Registry.Scheme(), r.repo.RegistryStr(), r.repo.RepositoryStr(), dgst)
+	url := fmt.Sprintf("%s://%s/v2/%s/manifests/%s", r.repo.Scheme(), r.repo.RegistryStr(), r.repo.RepositoryStr(), dgst)
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(raw))

@@ -1,0 +1,111 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+func TestKeychainOrder(t *testing.T) {
+	k, err := NewKeychain([]string{"ghcr.io=alice:pw1", "docker.io=bob:pw2"},
+		[]Credential{{Registry: "ghcr.io", Username: "actor", Password: "token", Source: "GITHUB_TOKEN"}, {Registry: "registry.gitlab.com", Username: "gitlab-ci-token", Password: "jt", Source: "CI_REGISTRY_USER/CI_REGISTRY_PASSWORD"}},
+		authn.NewMultiKeychain())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]string{
+		"ghcr.io":             "alice", // the input wins over the platform
+		"index.docker.io":     "bob",   // docker.io is Docker Hub
+		"registry.gitlab.com": "gitlab-ci-token",
+	} {
+		reg, _ := name.NewRegistry(host)
+		a, err := k.Resolve(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, _ := a.Authorization()
+		if cfg.Username != want {
+			t.Errorf("%s: user %q, want %q", host, cfg.Username, want)
+		}
+	}
+	if d := k.Describe("registry.gitlab.com"); !strings.Contains(d, "CI_REGISTRY_USER") || strings.Contains(d, "jt") {
+		t.Errorf("Describe = %q: want the source, never the password", d)
+	}
+	if d := k.Describe("quay.io"); !strings.Contains(d, "anonymous") {
+		t.Errorf("Describe(quay.io) = %q, want anonymous", d)
+	}
+	if _, err := NewKeychain([]string{"ghcr.io=tokenonly"}, nil, nil); err == nil || strings.Contains(err.Error(), "tokenonly") {
+		t.Errorf("malformed registry-auth: %v", err)
+	}
+}
+
+// flaky answers 503 with Retry-After to the first manifest PUT, then
+// passes everything to the registry; it counts the PUTs.
+type flaky struct {
+	next http.Handler
+	puts atomic.Int32
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") && f.puts.Add(1) == 1 {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+func TestPushLayoutByDigestOnly(t *testing.T) {
+	f := &flaky{next: ggcrregistry.New()}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	idx, err := random.Index(256, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	dgst, _ := idx.Digest()
+	k, _ := NewKeychain(nil, nil, authn.NewMultiKeychain())
+	repos := []string{host + "/team/app", host + "/mirror/app"}
+	if err := (&Publisher{Keychain: k}).PushLayout(context.Background(), dir, dgst.String(), repos); err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range repos {
+		ref, _ := name.NewDigest(repo + "@" + dgst.String())
+		got, err := remote.Index(ref)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if gd, _ := got.Digest(); gd != dgst {
+			t.Errorf("%s has digest %s", repo, gd)
+		}
+		r, _ := name.NewRepository(repo)
+		if tags, err := remote.List(r); err != nil || len(tags) != 0 {
+			t.Errorf("%s: tags %q (%v), want none", repo, tags, err)
+		}
+	}
+	// 2 images + 1 index per repository, plus the PUT that got the 503.
+	if n := f.puts.Load(); n != 7 {
+		t.Errorf("%d manifest PUTs, want 7 (one retried)", n)
+	}
+}
