@@ -30,9 +30,10 @@ type Publisher struct {
 const manifestAttempts = 4
 
 // PushLayout pushes the image or index with digest from the OCI layout at
-// dir to every repository, in parallel, by digest only. Blobs a registry
-// already has are not uploaded again (go-containerregistry checks, and
-// mounts across repositories of one registry).
+// dir to every repository, in parallel, by digest only: first every blob
+// of every image at once (go-containerregistry skips blobs a registry
+// has and mounts across repositories of one registry), then the image
+// manifests, then the index.
 //
 // Manifests are PUT by digest directly rather than through
 // remote.WriteIndex: on a registry without the OCI Referrers API, that
@@ -52,23 +53,36 @@ func (p *Publisher) PushLayout(ctx context.Context, dir, digest string, repos []
 	if err != nil {
 		return fmt.Errorf("reading %s/index.json: %w", dir, err)
 	}
-	var push func(ctx context.Context, r *repoWriter) error
+	var c contents
 	if idx, err := root.ImageIndex(h); err == nil {
-		push = func(ctx context.Context, r *repoWriter) error { return r.index(ctx, idx) }
+		err = c.addIndex(idx)
+		if err != nil {
+			return err
+		}
 	} else if img, err := root.Image(h); err == nil {
-		push = func(ctx context.Context, r *repoWriter) error { return r.image(ctx, img) }
+		if err := c.addImage(img); err != nil {
+			return err
+		}
 	} else {
 		return fmt.Errorf("%s is not in the OCI layout %s", digest, dir)
+	}
+	jobs := p.Jobs
+	if jobs <= 0 {
+		jobs = 4
+	}
+	pusher, err := remote.NewPusher(remote.WithContext(ctx), remote.WithAuthFromKeychain(p.Keychain))
+	if err != nil {
+		return err
 	}
 	eg, ctx := errgroup.WithContext(ctx)
 	for _, repo := range repos {
 		eg.Go(func() error {
-			r, err := p.writer(ctx, repo)
-			if err == nil {
-				err = push(ctx, r)
-			}
+			r, err := name.NewRepository(repo)
 			if err != nil {
-				return p.Keychain.explain(r.repo.Registry, fmt.Errorf("pushing %s@%s: %w", repo, digest, err))
+				return fmt.Errorf("repository %q: %w", repo, err)
+			}
+			if err := c.push(ctx, pusher, p.Keychain, r, jobs); err != nil {
+				return p.Keychain.explain(r.Registry, fmt.Errorf("pushing %s@%s: %w", repo, digest, err))
 			}
 			return nil
 		})
@@ -76,68 +90,44 @@ func (p *Publisher) PushLayout(ctx context.Context, dir, digest string, repos []
 	return eg.Wait()
 }
 
-// repoWriter writes to one repository.
-type repoWriter struct {
-	repo   name.Repository
-	opts   []remote.Option
-	client *http.Client
-	jobs   int
+// manifestSource is an image or index manifest to PUT.
+type manifestSource interface {
+	RawManifest() ([]byte, error)
+	MediaType() (types.MediaType, error)
+	Digest() (v1.Hash, error)
 }
 
-func (p *Publisher) writer(ctx context.Context, repo string) (*repoWriter, error) {
-	r, err := name.NewRepository(repo)
-	if err != nil {
-		return &repoWriter{}, fmt.Errorf("repository %q: %w", repo, err)
-	}
-	auth, err := authn.Resolve(ctx, p.Keychain, r)
-	if err != nil {
-		return &repoWriter{repo: r}, err
-	}
-	tr, err := transport.NewWithContext(ctx, r.Registry, auth, remote.DefaultTransport, []string{r.Scope(transport.PushScope)})
-	if err != nil {
-		return &repoWriter{repo: r}, fmt.Errorf("authenticating to %s: %w", r.RegistryStr(), err)
-	}
-	jobs := p.Jobs
-	if jobs <= 0 {
-		jobs = 4
-	}
-	return &repoWriter{
-		repo:   r,
-		opts:   []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth)},
-		client: &http.Client{Transport: tr},
-		jobs:   jobs,
-	}, nil
+// contents is what a push uploads: blobs, then image manifests, then the
+// index (when there is one).
+type contents struct {
+	blobs  []v1.Layer
+	seen   map[v1.Hash]bool
+	images []manifestSource
+	index  manifestSource
 }
 
-func (r *repoWriter) index(ctx context.Context, idx v1.ImageIndex) error {
+func (c *contents) addIndex(idx v1.ImageIndex) error {
 	m, err := idx.IndexManifest()
 	if err != nil {
 		return err
 	}
 	for _, d := range m.Manifests {
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err == nil {
-				err = r.index(ctx, child)
-			}
-			if err != nil {
-				return err
-			}
-		case d.MediaType.IsImage():
-			img, err := idx.Image(d.Digest)
-			if err == nil {
-				err = r.image(ctx, img)
-			}
-			if err != nil {
-				return err
-			}
+		if !d.MediaType.IsImage() {
+			return fmt.Errorf("index %s holds a %s; slipway pushes indexes of images", d.Digest, d.MediaType)
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return err
+		}
+		if err := c.addImage(img); err != nil {
+			return err
 		}
 	}
-	return r.manifest(ctx, idx)
+	c.index = idx
+	return nil
 }
 
-func (r *repoWriter) image(ctx context.Context, img v1.Image) error {
+func (c *contents) addImage(img v1.Image) error {
 	layers, err := img.Layers()
 	if err != nil {
 		return err
@@ -146,24 +136,72 @@ func (r *repoWriter) image(ctx context.Context, img v1.Image) error {
 	if err != nil {
 		return fmt.Errorf("reading the image config: %w", err)
 	}
-	eg, egctx := errgroup.WithContext(ctx)
-	eg.SetLimit(r.jobs)
+	if c.seen == nil {
+		c.seen = map[v1.Hash]bool{}
+	}
 	for _, l := range append(layers, cfg) {
-		eg.Go(func() error { return remote.WriteLayer(r.repo, l, append(r.opts, remote.WithContext(egctx))...) })
+		d, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		if !c.seen[d] {
+			c.seen[d] = true
+			c.blobs = append(c.blobs, l)
+		}
+	}
+	c.images = append(c.images, img)
+	return nil
+}
+
+// push uploads c to repo: blobs in parallel, the image manifests in
+// parallel, the index last.
+func (c *contents) push(ctx context.Context, pusher *remote.Pusher, k *Keychain, repo name.Repository, jobs int) error {
+	eg, egctx := errgroup.WithContext(ctx)
+	eg.SetLimit(jobs)
+	for _, l := range c.blobs {
+		eg.Go(func() error { return pusher.Upload(egctx, repo, l) })
 	}
 	if err := eg.Wait(); err != nil {
 		return fmt.Errorf("uploading blobs: %w", err)
 	}
-	return r.manifest(ctx, img)
+	mw, err := newManifestWriter(ctx, k, repo)
+	if err != nil {
+		return err
+	}
+	eg, egctx = errgroup.WithContext(ctx)
+	for _, m := range c.images {
+		eg.Go(func() error { return mw.put(egctx, m) })
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	if c.index != nil {
+		return mw.put(ctx, c.index)
+	}
+	return nil
 }
 
-// manifest PUTs m by its digest, retrying 429 and 5xx answers with
-// backoff (honouring Retry-After).
-func (r *repoWriter) manifest(ctx context.Context, m interface {
-	RawManifest() ([]byte, error)
-	MediaType() (types.MediaType, error)
-	Digest() (v1.Hash, error)
-}) error {
+// manifestWriter PUTs manifests to one repository.
+type manifestWriter struct {
+	repo   name.Repository
+	client *http.Client
+}
+
+func newManifestWriter(ctx context.Context, k *Keychain, repo name.Repository) (*manifestWriter, error) {
+	auth, err := authn.Resolve(ctx, k, repo)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := transport.NewWithContext(ctx, repo.Registry, auth, remote.DefaultTransport, []string{repo.Scope(transport.PushScope)})
+	if err != nil {
+		return nil, fmt.Errorf("authenticating to %s: %w", repo.RegistryStr(), err)
+	}
+	return &manifestWriter{repo: repo, client: &http.Client{Transport: tr}}, nil
+}
+
+// put PUTs m by its digest, retrying 429 and 5xx answers with backoff
+// (honouring Retry-After).
+func (r *manifestWriter) put(ctx context.Context, m manifestSource) error {
 	raw, err := m.RawManifest()
 	if err != nil {
 		return err
