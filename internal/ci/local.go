@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -60,17 +61,30 @@ func (p *localProvider) Context(ctx context.Context, warn func(string)) (*Contex
 	if sha == "" {
 		return nil, errs.Input("context", "the git repository %s has no commits yet", top)
 	}
-	tags, err := p.git(ctx, "tag", "--points-at", "HEAD")
-	if err != nil {
-		return nil, fmt.Errorf("listing the tags on HEAD: %w", err)
+	// The remaining queries are independent: run them at once.
+	var tags, branch, date, origin, originHead string
+	g, gctx := errgroup.WithContext(ctx)
+	query := func(dst *string, what string, optional bool, args ...string) {
+		g.Go(func() error {
+			run := p.git
+			if optional {
+				run = p.gitOptional
+			}
+			out, err := run(gctx, args...)
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			*dst = out
+			return nil
+		})
 	}
-	branch, err := p.gitOptional(ctx, "symbolic-ref", "--short", "-q", "HEAD")
-	if err != nil {
-		return nil, fmt.Errorf("reading the current branch: %w", err)
-	}
-	date, err := p.git(ctx, "show", "-s", "--no-show-signature", "--format=%cI", "HEAD")
-	if err != nil {
-		return nil, fmt.Errorf("reading the commit date of HEAD: %w", err)
+	query(&tags, "listing the tags on HEAD", false, "tag", "--points-at", "HEAD")
+	query(&branch, "reading the current branch", true, "symbolic-ref", "--short", "-q", "HEAD")
+	query(&date, "reading the commit date of HEAD", false, "show", "-s", "--no-show-signature", "--format=%cI", "HEAD")
+	query(&origin, "reading the origin remote", true, "config", "--get", "remote.origin.url")
+	query(&originHead, "reading origin/HEAD", true, "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD")
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	c := &Context{
 		Provider:   NameLocal,
@@ -79,9 +93,7 @@ func (p *localProvider) Context(ctx context.Context, warn func(string)) (*Contex
 		Actor:      firstNonEmpty(p.env.Get("USER"), p.env.Get("USERNAME")),
 	}
 	classifyLocal(c, strings.Fields(tags), branch)
-	if c.Repository, err = p.repository(ctx, top, branch); err != nil {
-		return nil, err
-	}
+	c.Repository = localRepository(top, branch, origin, originHead)
 	return c, nil
 }
 
@@ -128,28 +140,20 @@ func highestTag(tags []string) string {
 	return slices.MaxFunc(tags, compareTags)
 }
 
-// repository describes the checkout at top: named after the origin remote
-// (or the directory without one), with the default branch origin/HEAD
-// names, else the current branch when it is main or master.
-func (p *localProvider) repository(ctx context.Context, top, branch string) (Repository, error) {
-	origin, err := p.gitOptional(ctx, "config", "--get", "remote.origin.url")
-	if err != nil {
-		return Repository{}, fmt.Errorf("reading the origin remote: %w", err)
-	}
+// localRepository describes the checkout at top: named after the origin
+// remote (or the directory without one), with the default branch
+// origin/HEAD names, else the current branch when it is main or master.
+func localRepository(top, branch, origin, originHead string) Repository {
 	var repo Repository
 	repo.Name, repo.URL = parseGitRemote(origin)
 	if repo.Name == "" {
 		repo.Name = filepath.Base(top)
 	}
-	head, err := p.gitOptional(ctx, "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD")
-	if err != nil {
-		return Repository{}, fmt.Errorf("reading origin/HEAD: %w", err)
-	}
-	repo.DefaultBranch = strings.TrimPrefix(head, "origin/")
+	repo.DefaultBranch = strings.TrimPrefix(originHead, "origin/")
 	if repo.DefaultBranch == "" && (branch == "main" || branch == "master") {
 		repo.DefaultBranch = branch
 	}
-	return repo, nil
+	return repo
 }
 
 // notARepository turns the failure of git in the context directory into
