@@ -89,12 +89,13 @@ func TestBuildPushByDigestOnly(t *testing.T) {
 	repo := uniqueRepo(t, e, "bydigest")
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_IMAGES": repo, "SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
-		// The scan is on: this version stops there, before any tag moves.
-		"SLIPWAY_SCAN": "true", "SLIPWAY_TAGS": "type=raw,value=v1",
+		// Signing is asked for but cannot happen here: the run stops at the
+		// sign stage, after the push and before any tag moves.
+		"SLIPWAY_SIGN": "true", "SLIPWAY_TAGS": "type=raw,value=v1",
 	})
 	r := slipway(t, dir, env, "run")
-	if r.code != 1 || !strings.Contains(r.stderr, "scan:") {
-		t.Fatalf("exit %d, want 1 at the scan stage\n%s", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "sign") {
+		t.Fatalf("exit %d, want 1 at the sign stage\n%s", r.code, r.stderr)
 	}
 	md, err := os.ReadFile(filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "build-metadata.json"))
 	if err != nil {

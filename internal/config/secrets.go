@@ -140,3 +140,10 @@ func (l *Loaded) ResolvedBuildArgs() map[string]string {
 	}
 	return out
 }
+
+// RunnerTemp is GitHub Actions' RUNNER_TEMP, "" elsewhere: the scan keeps
+// its vulnerability DB under it so a workflow can cache it.
+func (l *Loaded) RunnerTemp() string {
+	v, _ := l.env.Lookup("RUNNER_TEMP")
+	return v
+}

@@ -182,6 +182,9 @@ func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 				t.Errorf("failing %s: a tag moved: %q", fail, r.calls)
 			}
 		}
+		if r.calls[len(r.calls)-1] != "report" {
+			t.Errorf("failing %s: the report did not run last: %q", fail, r.calls)
+		}
 	}
 
 	r = &recorder{scan: &ScanResult{Passed: false, Verdict: "1 CRITICAL"}}

@@ -82,23 +82,36 @@ type Result struct {
 	Build  *BuildResult `json:"build,omitempty"`
 	Scan   *ScanResult  `json:"scan,omitempty"`
 	Done   []Step       `json:"done"`
+	// Failed is the step that failed and Error why; nil on success.
+	Failed *Step  `json:"failed,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Run carries out the plan's steps in order with the given stages. The
-// first failing step stops the run: its error is an *errs.StageError, and
-// no later step (no tag) runs.
+// first failing step stops the run: no later step runs (no tag moves)
+// except the report, which always runs so that a failure is reported too.
+// The error is an *errs.StageError for the failed step.
 func Run(ctx context.Context, p *Plan, st Stages) (*Result, error) {
 	r := &Result{}
+	var failure error
 	for _, step := range p.Steps {
-		if err := ctx.Err(); err != nil {
-			return r, errs.Stage(string(step.Stage), err)
+		if failure != nil && step.Stage != StageReport {
+			continue
 		}
-		if err := runStep(ctx, p, st, r, step); err != nil {
-			return r, errs.Stage(string(step.Stage), err)
+		err := ctx.Err()
+		if err == nil || step.Stage == StageReport {
+			err = runStep(ctx, p, st, r, step)
+		}
+		if err != nil {
+			err = errs.Stage(string(step.Stage), err)
+			if failure == nil {
+				failure, r.Failed, r.Error = err, &step, err.Error()
+			}
+			continue
 		}
 		r.Done = append(r.Done, step)
 	}
-	return r, nil
+	return r, failure
 }
 
 func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) error {

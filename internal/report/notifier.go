@@ -20,35 +20,44 @@ type Notifier struct {
 	Log     io.Writer
 }
 
-// Notify implements pipeline.Notifier.
+// Notify implements pipeline.Notifier. It runs after a failed step too.
 func (n *Notifier) Notify(_ context.Context, p *pipeline.Plan, r *pipeline.Result) error {
-	b := r.Build
-	if b == nil {
-		return nil
+	outputs := [][2]string{}
+	if b := r.Build; b != nil {
+		md, err := json.Marshal(b.Metadata)
+		if err != nil {
+			return err
+		}
+		outputs = append(outputs, [2]string{"digest", b.Digest}, [2]string{"imageid", b.Digest}, [2]string{"metadata", string(md)})
+		fmt.Fprintf(n.Log, "\nslipway: built %s in %s, %d of %d steps cached\n", b.Digest, b.Duration.Round(1e7), b.CachedSteps, b.Steps)
+		for _, pi := range b.Platforms {
+			fmt.Fprintf(n.Log, "  %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
+		}
+		if p.Publish.Push {
+			for _, repo := range p.Publish.Repositories {
+				fmt.Fprintf(n.Log, "  pushed %s@%s", repo, b.Digest)
+				if tags := p.Publish.Tags[repo]; len(tags) > 0 && stepDone(r, repo) {
+					fmt.Fprintf(n.Log, " tagged %s", strings.Join(tags, ", "))
+				}
+				fmt.Fprintln(n.Log)
+			}
+		}
+		fmt.Fprintf(n.Log, "  OCI layout: %s\n", b.LayoutDir)
 	}
-	md, err := json.Marshal(b.Metadata)
-	if err != nil {
-		return err
+	if s := r.Scan; s != nil {
+		for _, sev := range []string{"critical", "high", "medium", "low", "unknown"} {
+			outputs = append(outputs, [2]string{"vulnerabilities-" + sev, fmt.Sprint(s.Counts[strings.ToUpper(sev)])})
+		}
+		fmt.Fprintf(n.Log, "  scan: %s\n", s.Verdict)
 	}
-	for _, kv := range [][2]string{{"digest", b.Digest}, {"imageid", b.Digest}, {"metadata", string(md)}} {
+	if r.Failed != nil {
+		fmt.Fprintf(n.Log, "  failed at %s: %s\n", r.Failed.Stage, r.Error)
+	}
+	for _, kv := range outputs {
 		if err := n.Outputs.SetOutput(kv[0], kv[1]); err != nil {
 			return fmt.Errorf("setting output %s: %w", kv[0], err)
 		}
 	}
-	fmt.Fprintf(n.Log, "\nslipway: built %s in %s, %d of %d steps cached\n", b.Digest, b.Duration.Round(1e7), b.CachedSteps, b.Steps)
-	for _, pi := range b.Platforms {
-		fmt.Fprintf(n.Log, "  %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
-	}
-	if p.Publish.Push {
-		for _, repo := range p.Publish.Repositories {
-			fmt.Fprintf(n.Log, "  pushed %s@%s", repo, b.Digest)
-			if tags := p.Publish.Tags[repo]; len(tags) > 0 && stepDone(r, repo) {
-				fmt.Fprintf(n.Log, " tagged %s", strings.Join(tags, ", "))
-			}
-			fmt.Fprintln(n.Log)
-		}
-	}
-	fmt.Fprintf(n.Log, "  OCI layout: %s\n", b.LayoutDir)
 	return nil
 }
 

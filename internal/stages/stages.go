@@ -18,6 +18,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/report"
+	"github.com/slipway-ci/slipway/internal/scan"
 )
 
 // New returns the stages of a real run of prep. log receives progress.
@@ -52,7 +53,7 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	}
 	return pipeline.Stages{
 		Builder:  builder,
-		Scanner:  unavailable{"the Trivy scan"},
+		Scanner:  &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: firstOr(prep.Plan.Publish.Repositories, "")},
 		Signer:   unavailable{"cosign signing"},
 		Tagger:   &registry.Tagger{Keychain: keychain},
 		Notifier: &report.Notifier{Outputs: out, Log: log},
@@ -82,14 +83,17 @@ func (u unavailable) err(input string) error {
 	return fmt.Errorf("%s is %w; set %s: false to run without it", u.what, errUnavailable, input)
 }
 
-func (u unavailable) Scan(context.Context, *pipeline.ScanPlan, *pipeline.BuildResult) (*pipeline.ScanResult, error) {
-	return nil, u.err("scan")
-}
-
 func (u unavailable) Sign(context.Context, *pipeline.SignPlan, []string, *pipeline.BuildResult, *pipeline.ScanResult) error {
 	return u.err("sign")
 }
 
 func (u unavailable) Verify(context.Context, *pipeline.SignPlan, []string, *pipeline.BuildResult) error {
 	return u.err("sign")
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
 }

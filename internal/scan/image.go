@@ -1,0 +1,305 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	trivyimage "github.com/aquasecurity/trivy/pkg/fanal/image"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// attestationRef is the annotation BuildKit puts on the index entries of
+// attestation manifests (provenance, SBOM): they are not platform images.
+const attestationRef = "vnd.docker.reference.type"
+
+// target is one platform image to analyse.
+type target struct {
+	Platform string // "linux/amd64"; "" when unknown
+	Digest   string // the platform manifest's digest
+	Image    ftypes.Image
+	cleanup  func()
+}
+
+// layoutImage is a v1.Image read from the local OCI layout, named for
+// Trivy. It is what Trivy's image artifact analyses: layers come from the
+// layout's blobs, nothing from a registry.
+type layoutImage struct {
+	v1.Image
+	name        string
+	repoDigests []string
+}
+
+func (i layoutImage) Name() string          { return i.name }
+func (i layoutImage) ID() (string, error)   { return trivyimage.ID(i.Image) }
+func (i layoutImage) RepoTags() []string    { return nil }
+func (i layoutImage) RepoDigests() []string { return i.repoDigests }
+
+// layoutTargets opens the OCI layout at dir and returns one target per
+// platform image of the build: the images of built.Platforms by digest
+// when the build listed them, else every platform image under
+// built.Digest (or, without a digest, under the layout's index.json).
+func layoutTargets(dir string, built *pipeline.BuildResult, imageName string) ([]target, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the OCI layout %s: %w", dir, err)
+	}
+	root, err := p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/index.json: %w", dir, err)
+	}
+	var found []platformImage
+	if len(built.Platforms) > 0 {
+		for _, pi := range built.Platforms {
+			h, err := v1.NewHash(pi.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("platform %s: digest %q: %w", pi.Platform, pi.Digest, err)
+			}
+			img, err := findImage(root, h)
+			if err != nil {
+				return nil, fmt.Errorf("platform %s: %s in the OCI layout %s: %w", pi.Platform, pi.Digest, dir, err)
+			}
+			found = append(found, platformImage{platform: pi.Platform, digest: h, img: img})
+		}
+	} else {
+		start := root
+		if built.Digest != "" {
+			h, err := v1.NewHash(built.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("build digest %q: %w", built.Digest, err)
+			}
+			if idx, err := findIndex(root, h); err == nil {
+				start = idx
+			} else if img, ierr := findImage(root, h); ierr == nil {
+				found = append(found, platformImage{platform: configPlatform(img), digest: h, img: img})
+			} else {
+				return nil, fmt.Errorf("finding %s in the OCI layout %s: %w", built.Digest, dir, errors.Join(err, ierr))
+			}
+		}
+		if len(found) == 0 {
+			if found, err = allImages(start); err != nil {
+				return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+			}
+		}
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("the OCI layout %s holds no image to scan", dir)
+	}
+	out := make([]target, 0, len(found))
+	for _, f := range found {
+		out = append(out, target{
+			Platform: f.platform,
+			Digest:   f.digest.String(),
+			Image:    layoutImage{Image: f.img, name: artifactName(imageName, dir, f.digest.String()), repoDigests: repoDigests(imageName, f.digest.String())},
+			cleanup:  func() {},
+		})
+	}
+	return out, nil
+}
+
+type platformImage struct {
+	platform string
+	digest   v1.Hash
+	img      v1.Image
+}
+
+// findImage finds the image manifest h under idx, at any depth.
+func findImage(idx v1.ImageIndex, h v1.Hash) (v1.Image, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range m.Manifests {
+		switch {
+		case d.Digest == h && d.MediaType.IsImage():
+			return idx.Image(h)
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			if img, err := findImage(child, h); err == nil {
+				return img, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("no image manifest %s", h)
+}
+
+// findIndex finds the image index h under idx, at any depth.
+func findIndex(idx v1.ImageIndex, h v1.Hash) (v1.ImageIndex, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range m.Manifests {
+		if !d.MediaType.IsIndex() {
+			continue
+		}
+		child, err := idx.ImageIndex(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if d.Digest == h {
+			return child, nil
+		}
+		if found, err := findIndex(child, h); err == nil {
+			return found, nil
+		}
+	}
+	return nil, fmt.Errorf("no image index %s", h)
+}
+
+// allImages lists the platform images under idx, attestation manifests
+// left out.
+func allImages(idx v1.ImageIndex) ([]platformImage, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []platformImage
+	for _, d := range m.Manifests {
+		if d.Annotations[attestationRef] != "" || (d.Platform != nil && d.Platform.OS == "unknown") {
+			continue
+		}
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			imgs, err := allImages(child)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, imgs...)
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			plat := ""
+			if d.Platform != nil {
+				plat = d.Platform.String()
+			} else {
+				plat = configPlatform(img)
+			}
+			out = append(out, platformImage{platform: plat, digest: d.Digest, img: img})
+		}
+	}
+	return out, nil
+}
+
+// configPlatform is the platform an image's config names.
+func configPlatform(img v1.Image) string {
+	cf, err := img.ConfigFile()
+	if err != nil || cf.OS == "" {
+		return ""
+	}
+	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	return p.String()
+}
+
+// artifactName is how reports name one platform image: the image
+// repository (or, without one, the layout directory) at the platform
+// manifest's digest.
+func artifactName(imageName, layoutDir, digest string) string {
+	base := imageName
+	if base == "" {
+		base = layoutDir
+	}
+	return base + "@" + digest
+}
+
+func repoDigests(imageName, digest string) []string {
+	if imageName == "" {
+		return nil
+	}
+	if _, err := name.NewDigest(imageName + "@" + digest); err != nil {
+		return nil
+	}
+	return []string{imageName + "@" + digest}
+}
+
+// imageRepository returns the repository the build named the image
+// (buildx metadata image.name: "repo:tag,repo2:tag"), or "".
+func imageRepository(built *pipeline.BuildResult) string {
+	if built == nil || built.Metadata == nil {
+		return ""
+	}
+	s, _ := built.Metadata["image.name"].(string)
+	first, _, _ := strings.Cut(s, ",")
+	if first == "" {
+		return ""
+	}
+	ref, err := name.ParseReference(strings.TrimSpace(first))
+	if err != nil {
+		return ""
+	}
+	return ref.Context().Name()
+}
+
+// remoteTargets resolves ref in its registry with Trivy's remote image
+// source, once per platform (or once, for the registry's default
+// platform selection, when platforms is empty).
+func remoteTargets(ctx context.Context, ref string, platforms []string, opt ftypes.RegistryOptions) ([]target, error) {
+	if len(platforms) == 0 {
+		platforms = []string{""}
+	}
+	var out []target
+	for _, plat := range platforms {
+		o := opt
+		if plat != "" {
+			p, err := v1.ParsePlatform(plat)
+			if err != nil {
+				return nil, fmt.Errorf("platform %q: %w", plat, err)
+			}
+			o.Platform = ftypes.Platform{Platform: p, Force: true}
+		}
+		img, cleanup, err := trivyimage.NewContainerImage(ctx, ref, ftypes.ImageOptions{
+			RegistryOptions: o,
+			ImageSources:    ftypes.ImageSources{ftypes.RemoteImageSource},
+		})
+		if err != nil {
+			for _, t := range out {
+				t.cleanup()
+			}
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		if plat == "" {
+			plat = configPlatform(img)
+		}
+		// Name each platform image by its own digest, as for the layout.
+		named := renamedImage{Image: img, name: artifactName(repositoryOf(ref), ref, d.String())}
+		out = append(out, target{Platform: plat, Digest: d.String(), Image: named, cleanup: cleanup})
+	}
+	return out, nil
+}
+
+// renamedImage is a Trivy image under another name.
+type renamedImage struct {
+	ftypes.Image
+	name string
+}
+
+func (i renamedImage) Name() string { return i.name }
+
+func repositoryOf(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ""
+	}
+	return r.Context().Name()
+}

@@ -1,0 +1,327 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	dbTypes "github.com/aquasecurity/trivy-db/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/result"
+	"github.com/aquasecurity/trivy/pkg/types"
+
+	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// DefaultSeverity is the gate's default threshold.
+var DefaultSeverity = []string{"CRITICAL", "HIGH"}
+
+// policy is the plan's gate, parsed.
+type policy struct {
+	threshold      []dbTypes.Severity // severities that fail the gate
+	ignoreStatuses []dbTypes.Status   // ignore-unfixed: every status but "fixed"
+	ignores        []result.IgnoreConfig
+}
+
+// newPolicy parses the plan's severities and ignore files (in both of
+// Trivy's formats, .trivyignore and .trivyignore.yaml, with Trivy's own
+// parser: entries past their expiry date — "exp:YYYY-MM-DD" or
+// expired_at — are dropped as of clock.Now(ctx)).
+func newPolicy(ctx context.Context, p *pipeline.ScanPlan) (*policy, error) {
+	sevs := p.Severity
+	if len(sevs) == 0 {
+		sevs = DefaultSeverity
+	}
+	pol := &policy{}
+	for _, s := range sevs {
+		sev, err := dbTypes.NewSeverity(strings.ToUpper(strings.TrimSpace(s)))
+		if err != nil {
+			return nil, errs.Input("severity", "%q is not a severity (expected a list of %s)", s, strings.Join(dbTypes.SeverityNames, ", "))
+		}
+		if !slices.Contains(pol.threshold, sev) {
+			pol.threshold = append(pol.threshold, sev)
+		}
+	}
+	// Highest first, for the verdict.
+	sort.Slice(pol.threshold, func(i, j int) bool { return pol.threshold[i] > pol.threshold[j] })
+	if p.IgnoreUnfixed {
+		// As Trivy's --ignore-unfixed: a shorthand for ignoring every
+		// status but "fixed".
+		for _, s := range dbTypes.Statuses {
+			if st := dbTypes.NewStatus(s); st != dbTypes.StatusFixed {
+				pol.ignoreStatuses = append(pol.ignoreStatuses, st)
+			}
+		}
+	}
+	for _, f := range p.TrivyIgnores {
+		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+			return nil, errs.Input("trivyignores", "ignore file %s does not exist", f)
+		} else if err != nil {
+			return nil, errs.WrapInput("trivyignores", err, "ignore file %s", f)
+		}
+		conf, err := result.ParseIgnoreFile(ctx, f)
+		if err != nil {
+			return nil, errs.WrapInput("trivyignores", err, "ignore file %s", f)
+		}
+		pol.ignores = append(pol.ignores, conf)
+	}
+	return pol, nil
+}
+
+func (p *policy) thresholdNames() []string {
+	out := make([]string, len(p.threshold))
+	for i, s := range p.threshold {
+		out[i] = s.String()
+	}
+	return out
+}
+
+// allSeverities is every severity, for the reports that are not limited
+// to the threshold.
+var allSeverities = []dbTypes.Severity{
+	dbTypes.SeverityCritical, dbTypes.SeverityHigh, dbTypes.SeverityMedium, dbTypes.SeverityLow, dbTypes.SeverityUnknown,
+}
+
+// cloneReport copies what filtering changes.
+func cloneReport(r types.Report) types.Report {
+	out := r
+	out.Results = make(types.Results, len(r.Results))
+	for i, res := range r.Results {
+		res.Vulnerabilities = slices.Clone(res.Vulnerabilities)
+		res.ModifiedFindings = slices.Clone(res.ModifiedFindings)
+		out.Results[i] = res
+	}
+	return out
+}
+
+// apply returns the report as the policy sees it, with Trivy's own
+// filter (pkg/result): every severity, ignore-unfixed and the ignore
+// files applied (ignored findings are kept as Trivy's modified findings,
+// attributed to their file).
+func (p *policy) apply(ctx context.Context, raw types.Report) (types.Report, error) {
+	r := cloneReport(raw)
+	confs := p.ignores
+	if len(confs) == 0 {
+		confs = []result.IgnoreConfig{{}}
+	}
+	for i := range r.Results {
+		for _, conf := range confs {
+			if err := result.FilterResult(ctx, &r.Results[i], conf, result.FilterOptions{
+				Severities:     allSeverities,
+				IgnoreStatuses: p.ignoreStatuses,
+			}); err != nil {
+				return types.Report{}, fmt.Errorf("filtering the findings: %w", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// gate narrows a policy-filtered report to the threshold severities.
+func (p *policy) gate(ctx context.Context, filtered types.Report) (types.Report, error) {
+	r := cloneReport(filtered)
+	for i := range r.Results {
+		if err := result.FilterResult(ctx, &r.Results[i], result.IgnoreConfig{}, result.FilterOptions{Severities: p.threshold}); err != nil {
+			return types.Report{}, fmt.Errorf("filtering the findings: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Finding is one vulnerability of one package version, over every
+// platform image it was found in.
+type Finding struct {
+	ID        string   `json:"id"`
+	Severity  string   `json:"severity"`
+	Package   string   `json:"package"`
+	Installed string   `json:"installed"`
+	Fixed     string   `json:"fixed,omitempty"`
+	Status    string   `json:"status,omitempty"`
+	Title     string   `json:"title,omitempty"`
+	URL       string   `json:"url,omitempty"`
+	Path      string   `json:"path,omitempty"` // language packages: the file it came from
+	Platforms []string `json:"platforms,omitempty"`
+}
+
+func (f Finding) key() string {
+	return strings.Join([]string{f.ID, f.Package, f.Installed, f.Path}, "\x00")
+}
+
+// findings lists the distinct findings of the platforms' reports, worst
+// first: by severity, then those with a fix, then by ID and package.
+func findings(reports []platformReport, pick func(platformReport) types.Report) []Finding {
+	byKey := map[string]int{}
+	var out []Finding
+	for _, pr := range reports {
+		for _, res := range pick(pr).Results {
+			for _, v := range res.Vulnerabilities {
+				f := Finding{
+					ID: v.VulnerabilityID, Severity: severityOf(v), Package: v.PkgName, Installed: v.InstalledVersion,
+					Fixed: v.FixedVersion, Title: v.Title, URL: v.PrimaryURL, Path: v.PkgPath,
+				}
+				if v.Status != dbTypes.StatusUnknown {
+					f.Status = v.Status.String()
+				}
+				if i, ok := byKey[f.key()]; ok {
+					if pr.Platform != "" && !slices.Contains(out[i].Platforms, pr.Platform) {
+						out[i].Platforms = append(out[i].Platforms, pr.Platform)
+					}
+					continue
+				}
+				if pr.Platform != "" {
+					f.Platforms = []string{pr.Platform}
+				}
+				byKey[f.key()] = len(out)
+				out = append(out, f)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if sa, sb := sevRank(a.Severity), sevRank(b.Severity); sa != sb {
+			return sa > sb
+		}
+		if (a.Fixed != "") != (b.Fixed != "") {
+			return a.Fixed != ""
+		}
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		return a.Package < b.Package
+	})
+	return out
+}
+
+func severityOf(v types.DetectedVulnerability) string {
+	if v.Severity == "" {
+		return dbTypes.SeverityUnknown.String()
+	}
+	return v.Severity
+}
+
+func sevRank(s string) int {
+	sev, err := dbTypes.NewSeverity(s)
+	if err != nil {
+		return -1
+	}
+	return int(sev)
+}
+
+// countBySeverity counts findings per severity; every severity is present.
+func countBySeverity(fs []Finding) map[string]int {
+	c := map[string]int{}
+	for _, s := range dbTypes.SeverityNames {
+		c[s] = 0
+	}
+	for _, f := range fs {
+		c[f.Severity]++
+	}
+	return c
+}
+
+// countIgnored counts the distinct findings the ignore files left out.
+func countIgnored(reports []platformReport) int {
+	seen := map[string]bool{}
+	for _, pr := range reports {
+		for _, res := range pr.filtered.Results {
+			for _, m := range res.ModifiedFindings {
+				v, ok := m.Finding.(types.DetectedVulnerability)
+				if !ok {
+					continue
+				}
+				seen[strings.Join([]string{v.VulnerabilityID, v.PkgName, v.InstalledVersion, v.PkgPath}, "\x00")] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
+// verdict says what the gate decided, with the counts per severity and
+// the worst findings.
+func (p *policy) verdict(counts map[string]int, blocking []Finding, ignored, unfixed int, ignoreFiles []string) (bool, string) {
+	var b strings.Builder
+	threshold := strings.Join(p.thresholdNames(), ",")
+	passed := len(blocking) == 0
+	if passed {
+		fmt.Fprintf(&b, "gate passed: no %s vulnerability (threshold %s)", strings.Join(p.thresholdNames(), " or "), threshold)
+		if below := countList(counts, nil); below != "" {
+			fmt.Fprintf(&b, "; below the threshold: %s", below)
+		}
+	} else {
+		fmt.Fprintf(&b, "gate failed: %s (threshold %s); worst: %s", countList(counts, p.threshold), threshold, worst(blocking, 3))
+	}
+	if ignored > 0 {
+		fmt.Fprintf(&b, "; %d ignored by %s", ignored, strings.Join(ignoreFiles, ", "))
+	}
+	if unfixed > 0 {
+		fmt.Fprintf(&b, "; %d without a fix left out (ignore-unfixed)", unfixed)
+	}
+	return passed, b.String()
+}
+
+// countList renders "1 CRITICAL, 2 HIGH" for the given severities (every
+// severity when only is nil), highest first, zero counts left out.
+func countList(counts map[string]int, only []dbTypes.Severity) string {
+	var parts []string
+	for _, sev := range allSeverities {
+		if only != nil && !slices.Contains(only, sev) {
+			continue
+		}
+		if n := counts[sev.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// worst describes the first n vulnerabilities of fs (worst first), each
+// with the packages it was found in: "CVE-1 (HIGH) in libssl3 3.0.2,
+// openssl 3.0.2 (fixed in 3.0.7)".
+func worst(fs []Finding, n int) string {
+	var ids []string
+	byID := map[string][]Finding{}
+	for _, f := range fs {
+		if _, ok := byID[f.ID]; !ok {
+			ids = append(ids, f.ID)
+		}
+		byID[f.ID] = append(byID[f.ID], f)
+	}
+	var parts []string
+	for i, id := range ids {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ids)-n))
+			break
+		}
+		group := byID[id]
+		sameFix := true
+		for _, f := range group[1:] {
+			sameFix = sameFix && f.Fixed == group[0].Fixed
+		}
+		var pkgs []string
+		for _, f := range group {
+			pkg := f.Package + " " + f.Installed
+			if !sameFix {
+				pkg += fixNote(f)
+			}
+			pkgs = append(pkgs, pkg)
+		}
+		s := fmt.Sprintf("%s (%s) in %s", id, group[0].Severity, strings.Join(pkgs, ", "))
+		if sameFix {
+			s += fixNote(group[0])
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func fixNote(f Finding) string {
+	if f.Fixed != "" {
+		return " (fixed in " + f.Fixed + ")"
+	}
+	return " (no fix yet)"
+}
