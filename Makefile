@@ -24,10 +24,13 @@ build:
 
 ## test: every test, with what the tests need installed and started first
 ## (pinned npm fixtures; buildkitd, a registry, dockerd and base images,
-## stopped again by PID whatever the tests' outcome)
+## stopped again by PID whatever the tests' outcome, unless they were
+## already running)
 test: testdeps lint
-	hack/testenv.sh up
-	$(GO) test -count=1 ./... ; rc=$$?; hack/testenv.sh down; exit $$rc
+	@running=; hack/testenv.sh status >/dev/null 2>&1 && running=1; \
+	hack/testenv.sh up || exit 1; \
+	$(GO) test -count=1 ./... ; rc=$$?; \
+	[ -n "$$running" ] || hack/testenv.sh down; exit $$rc
 
 testdeps:
 	hack/testdeps.sh

@@ -7,13 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${BIN:-bin/slipway}
+export GOEXPERIMENT=jsonv2 # Trivy, linked into hack/demodb, needs it
 
-started=
+# Stop at the end only what this script started.
 if ! hack/testenv.sh status >/dev/null 2>&1; then
-  started=1
+  trap 'hack/testenv.sh down >/dev/null' EXIT
 fi
 hack/testenv.sh up >/dev/null
-[ -n "$started" ] && trap 'hack/testenv.sh down >/dev/null' EXIT
 # shellcheck disable=SC1091
 . "${SLIPWAY_TEST_STATE:-/tmp/slipway-testenv}/env"
 

@@ -82,3 +82,20 @@ func parseGitHubOutput(t *testing.T, s string) map[string]string {
 	}
 	return out
 }
+
+// Like metadata-action, meta works without images: bare tag names, and
+// nothing a build needs is required.
+func TestMetaWithoutImages(t *testing.T) {
+	env := citest.GitHubEnv(t, "push", citest.Payload(t, "push", citest.RefPrefix("refs/heads/")))
+	env["INPUT_SECRET-ENVS"] = "token=NOT_SET_ANYWHERE"
+	r := slipway(t, ".", env, "meta", "--offline")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	var js struct {
+		Tags []string `json:"tags"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil || len(js.Tags) == 0 || strings.Contains(js.Tags[0], "/") {
+		t.Errorf("tags %q (%v), want bare tag names", js.Tags, err)
+	}
+}

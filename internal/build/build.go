@@ -68,11 +68,12 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	if err != nil {
 		return nil, err
 	}
-	cacheFrom, err := cacheEntries(b.CacheFrom, false, s.GHA)
+	from, to := b.CacheEntries()
+	cacheFrom, err := cacheEntries(from, false, s.GHA)
 	if err != nil {
 		return nil, err
 	}
-	cacheTo, err := cacheEntries(b.CacheTo, true, s.GHA)
+	cacheTo, err := cacheEntries(to, true, s.GHA)
 	if err != nil {
 		return nil, err
 	}

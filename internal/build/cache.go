@@ -2,7 +2,6 @@ package build
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/moby/buildkit/client"
 
@@ -18,13 +17,9 @@ import (
 func cacheEntries(entries []string, export bool, gha config.GHACache) ([]client.CacheOptionsEntry, error) {
 	var out []client.CacheOptionsEntry
 	for _, e := range entries {
-		attrs, err := config.ParseAttrs(e)
+		attrs, err := config.ParseCacheEntry(e, !export)
 		if err != nil {
-			if !export && !strings.Contains(e, "=") {
-				attrs = map[string]string{"type": "registry", "ref": e}
-			} else {
-				return nil, fmt.Errorf("cache entry %q: %w", e, err)
-			}
+			return nil, fmt.Errorf("cache entry %s: %w", config.RedactAttrs(e), err)
 		}
 		t := attrs["type"]
 		delete(attrs, "type")
@@ -36,7 +31,7 @@ func cacheEntries(entries []string, export bool, gha config.GHACache) ([]client.
 				setDefault(attrs, "version", "2")
 			}
 			if attrs["token"] == "" {
-				return nil, fmt.Errorf("cache entry %q: type=gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN)", e)
+				return nil, fmt.Errorf("cache entry %s: type=gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN)", config.RedactAttrs(e))
 			}
 		}
 		if export && t != "inline" {

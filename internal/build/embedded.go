@@ -70,7 +70,8 @@ func StartEmbedded(ctx context.Context, log io.Writer) (*Connection, error) {
 	}
 	if err != nil {
 		stop()
-		return nil, fmt.Errorf("starting buildkitd: %w\n%s", err, tail(logs.String(), 2000))
+		fmt.Fprintf(log, "buildkitd's log:\n%s\n", tail(logs.String(), 2000))
+		return nil, fmt.Errorf("starting buildkitd: %w (its log is above)", err)
 	}
 	return &Connection{Client: c, Name: "embedded buildkitd", close: stop}, nil
 }

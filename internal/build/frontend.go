@@ -43,7 +43,7 @@ func frontendAttrs(b *pipeline.BuildPlan) (map[string]string, map[string]fsutil.
 	for _, k := range slices.Sorted(maps.Keys(b.Labels)) {
 		attrs["label:"+k] = b.Labels[k]
 	}
-	for _, e := range b.BuildContexts {
+	for _, e := range b.BuildContextEntries() {
 		name, value, _ := strings.Cut(e, "=")
 		if isRemoteContext(value) {
 			attrs["context:"+name] = value

@@ -61,6 +61,12 @@ func (s *Steps) Share() float64 {
 // display shows BuildKit's progress on w in mode (auto, tty, plain,
 // rawjson or quiet) while counting steps. It returns when ch is closed.
 func display(ctx context.Context, w io.Writer, mode string, ch chan *client.SolveStatus, steps *Steps) error {
+	// BuildKit's Solve blocks on sending status: whatever happens to the
+	// display, ch is read to its end.
+	defer func() {
+		for range ch {
+		}
+	}()
 	d, err := progressui.NewDisplay(w, progressui.DisplayMode(mode))
 	if err != nil {
 		// tty asked for but w is not one: fall back to plain output.
@@ -78,5 +84,7 @@ func display(ctx context.Context, w io.Writer, mode string, ch chan *client.Solv
 	}()
 	// Warnings are printed by the display itself.
 	_, err = d.UpdateFrom(context.WithoutCancel(ctx), tee)
+	for range tee {
+	}
 	return err
 }

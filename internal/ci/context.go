@@ -69,18 +69,6 @@ type Context struct {
 	DefaultImage string
 }
 
-// DefaultBranch returns the repository's default branch.
-func (c *Context) DefaultBranch() string { return c.Repository.DefaultBranch }
-
-// IsDefaultBranch reports whether the run is on the default branch, as
-// metadata-action's {{is_default_branch}} decides it.
-func (c *Context) IsDefaultBranch() bool {
-	if c.Repository.DefaultBranch == "" {
-		return false
-	}
-	return c.Ref == "refs/heads/"+c.Repository.DefaultBranch
-}
-
 // RegistryCredential is a login for one registry host.
 type RegistryCredential struct {
 	Registry string // host[:port], e.g. ghcr.io

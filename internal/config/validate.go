@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/slipway-ci/slipway/internal/csvlist"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
@@ -55,6 +57,11 @@ func (c *Config) ValidateBuild() error {
 	}
 	if st, err := os.Stat(c.File); err != nil || st.IsDir() {
 		return errs.Input("file", "%q is not a readable file (expected the path to a Dockerfile)", c.File)
+	}
+	for _, f := range c.TrivyIgnores {
+		if st, err := os.Stat(f); err != nil || st.IsDir() {
+			return errs.Input("trivyignores", "%q is not a readable file (expected a .trivyignore or .trivyignore.yaml file)", f)
+		}
 	}
 	return nil
 }
@@ -141,21 +148,63 @@ func (c *Config) validateCache() error {
 		input   string
 		entries []string
 	}{{"cache-from", c.CacheFrom}, {"cache-to", c.CacheTo}} {
-		for _, e := range x.entries {
-			attrs, err := ParseAttrs(e)
+		for i, e := range x.entries {
+			attrs, err := ParseCacheEntry(e, x.input == "cache-from")
 			if err != nil {
-				return errs.WrapInput(x.input, err, "malformed entry %q", e)
+				return errs.WrapInput(x.input, err, "entry %d (%s) is malformed", i+1, RedactAttrs(e))
 			}
-			t := attrs["type"]
-			if t == "" && x.input == "cache-from" && !strings.Contains(e, "=") {
-				continue // a bare reference means type=registry,ref=<it>
-			}
-			if !slices.Contains(cacheTypes, t) {
-				return errs.Input(x.input, "%q: unknown cache type %q (expected type= one of %s)", e, t, strings.Join(cacheTypes, ", "))
+			if t := attrs["type"]; !slices.Contains(cacheTypes, t) {
+				return errs.Input(x.input, "entry %d (%s): unknown cache type %q (expected type= one of %s)", i+1, RedactAttrs(e), t, strings.Join(cacheTypes, ", "))
 			}
 		}
 	}
 	return nil
+}
+
+// ParseCacheEntry reads a cache-from or cache-to entry into its
+// attributes. In cache-from a bare reference means type=registry,ref=<it>.
+func ParseCacheEntry(e string, from bool) (map[string]string, error) {
+	if from && !strings.Contains(e, "=") {
+		return map[string]string{"type": "registry", "ref": strings.TrimSpace(e)}, nil
+	}
+	return ParseAttrs(e)
+}
+
+// secretAttrs are attribute keys whose values are credentials (BuildKit's
+// gha, s3 and azblob caches).
+var secretAttrs = []string{"token", "secret_access_key", "session_token", "access_key_id", "account_url", "shared_key"}
+
+// RedactAttrs returns a key=value entry with credential values and URL
+// user information hidden, for display.
+func RedactAttrs(e string) string {
+	fields, err := csvlist.Split(e, csvlist.Opts{})
+	if err != nil {
+		return "(unparsable entry)"
+	}
+	for i, f := range fields {
+		k, _, ok := strings.Cut(f, "=")
+		switch {
+		case ok && slices.Contains(secretAttrs, strings.ToLower(strings.TrimSpace(k))):
+			fields[i] = k + "=***"
+		default:
+			fields[i] = redactURL(f)
+		}
+	}
+	return strings.Join(fields, ",")
+}
+
+// redactURL hides the user information of the URL in s, if any.
+func redactURL(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	at := strings.Index(rest, "@")
+	if at < 0 || strings.ContainsAny(rest[:at], "/?#") {
+		return s
+	}
+	return s[:i+3] + "***@" + rest[at+1:]
 }
 
 // ParseAttrs splits a CSV entry of key=value attributes.
@@ -222,6 +271,11 @@ func (c *Config) validateBuilder() error {
 var Severities = []string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
 
 func (c *Config) validateScan() error {
+	for _, r := range c.ScanDBRepository {
+		if _, err := name.ParseReference(r); err != nil {
+			return errs.Input("scan-db-repository", "%q is not an image reference (expected e.g. mirror.example.com/aquasec/trivy-db:2)", r)
+		}
+	}
 	for i, s := range c.Severity {
 		s = strings.ToUpper(s)
 		if !slices.Contains(Severities, s) {
@@ -245,26 +299,50 @@ func (c *Config) validateSign() error {
 	return nil
 }
 
-// SecretValues returns every secret value among the inputs (tokens,
-// registry passwords, inline build secrets), for masking and redaction.
-func (c *Config) SecretValues() []string {
+// SecretValues returns every secret value among the inputs and what
+// they refer to (tokens, registry passwords, build secrets inline or from
+// the environment, credentials in cache entries, the Actions runtime
+// token), for masking and redaction. Malformed entries contribute what
+// can be read of them.
+func (l *Loaded) SecretValues() []string {
 	var out []string
 	add := func(v string) {
 		if v != "" {
 			out = append(out, v)
 		}
 	}
-	add(c.GitHubToken)
-	add(c.GitLabToken)
-	for _, e := range c.RegistryAuth {
+	add(l.GitHubToken)
+	add(l.GitLabToken)
+	for _, e := range l.RegistryAuth {
 		_, cred, _ := strings.Cut(e, "=")
 		_, pw, _ := strings.Cut(cred, ":")
 		add(pw)
 	}
-	for _, e := range c.Secrets {
-		if s, err := ParseSecret(e); err == nil {
-			add(s.Value)
+	secrets, _ := l.BuildSecrets()
+	for _, s := range secrets {
+		add(s.Value)
+		if s.Env != "" {
+			v, _ := l.env.Lookup(s.Env)
+			add(v)
 		}
 	}
+	for _, e := range append(append([]string{}, l.CacheFrom...), l.CacheTo...) {
+		attrs, _ := ParseAttrs(e)
+		for _, k := range secretAttrs {
+			add(attrs[k])
+		}
+	}
+	for _, e := range l.BuildContexts {
+		_, v, _ := strings.Cut(e, "=")
+		if u, err := url.Parse(v); err == nil && u.User != nil {
+			pw, _ := u.User.Password()
+			add(pw)
+			if pw == "" {
+				add(u.User.Username()) // a token given as the user
+			}
+		}
+	}
+	gha, _ := l.GHACache()
+	add(gha.Token)
 	return out
 }

@@ -83,10 +83,18 @@ type BuildPlan struct {
 	// Labels and annotations come from the metadata.
 	Labels      map[string]string `json:"-"`
 	Annotations []string          `json:"-"`
-	// secrets and buildArgs hold the values, kept out of the printed plan.
-	secrets   []config.Secret
-	buildArgs map[string]string
+	// secrets, buildArgs and the raw entries hold the values, kept out of
+	// the printed plan (cache entries and contexts may carry credentials).
+	secrets                           []config.Secret
+	buildArgs                         map[string]string
+	cacheFrom, cacheTo, buildContexts []string
 }
+
+// CacheEntries returns the cache-from and cache-to entries as given.
+func (b *BuildPlan) CacheEntries() (from, to []string) { return b.cacheFrom, b.cacheTo }
+
+// BuildContextEntries returns the build-contexts entries as given.
+func (b *BuildPlan) BuildContextEntries() []string { return b.buildContexts }
 
 // SecretSources returns the build secrets to mount, values resolved.
 func (b *BuildPlan) SecretSources() []config.Secret { return b.secrets }
@@ -161,9 +169,10 @@ type Inputs struct {
 	Config *config.Loaded
 	CI     *ci.Context
 	Meta   *meta.Result
-	// OIDC reports whether a keyless signing identity is available
-	// (GitHub's id-token permission or SIGSTORE_ID_TOKEN).
-	OIDC bool
+	// CanSign says whether this slipway has a signer (the stages
+	// decide); without one, sign: auto plans no signing and sign: true
+	// is bad input.
+	CanSign bool
 }
 
 // NewPlan computes the plan. It contacts nothing. Errors are input errors.
@@ -184,7 +193,9 @@ func NewPlan(in Inputs) (*Plan, error) {
 		return nil, err
 	}
 	p.planScan(cfg)
-	p.planSign(cfg, in.OIDC)
+	if err := p.planSign(cfg, in.Config.OIDC, in.CanSign); err != nil {
+		return nil, err
+	}
 	p.planReport(cfg, c)
 	p.Steps = p.steps()
 	return p, nil
@@ -206,7 +217,7 @@ func labelMap(md *meta.Result) map[string]string {
 }
 
 // secretArgName matches build-arg names that hold secrets by convention.
-var secretArgName = regexp.MustCompile(`(?i)(token|secret|passw(or)?d|credential|api_?key|private_?key|auth)`)
+var secretArgName = regexp.MustCompile(`(?i)(token|secret|passw(or)?d|credential|api_?key|private_?key|(^|_)auth($|_))`)
 
 func (p *Plan) planBuild(l *config.Loaded, md *meta.Result) error {
 	cfg := &l.Config
@@ -216,8 +227,9 @@ func (p *Plan) planBuild(l *config.Loaded, md *meta.Result) error {
 	}
 	b := BuildPlan{
 		Context: cfg.Context, File: cfg.File, Target: cfg.Target, Platforms: nonNil(cfg.Platforms),
-		BuildContexts: cfg.BuildContexts, SSH: cfg.SSH,
-		CacheFrom: nonNil(cfg.CacheFrom), CacheTo: nonNil(cfg.CacheTo), NoCache: cfg.NoCache, Pull: cfg.Pull,
+		BuildContexts: redacted(cfg.BuildContexts), SSH: cfg.SSH,
+		CacheFrom: nonNil(redacted(cfg.CacheFrom)), CacheTo: nonNil(redacted(cfg.CacheTo)), NoCache: cfg.NoCache, Pull: cfg.Pull,
+		cacheFrom: cfg.CacheFrom, cacheTo: cfg.CacheTo, buildContexts: cfg.BuildContexts,
 		Provenance: cfg.Provenance, SBOM: cfg.SBOM, SBOMGenerator: cfg.SBOMGenerator,
 		Builder: builderName(cfg), Progress: cfg.Progress, OutputDir: cfg.OutputDir,
 		Labels: labelMap(md), Annotations: md.Annotations, secrets: secrets, buildArgs: l.ResolvedBuildArgs(),
@@ -247,6 +259,15 @@ func (p *Plan) planBuild(l *config.Loaded, md *meta.Result) error {
 	b.BuildArgs = nonNil(b.BuildArgs)
 	p.Build = b
 	return nil
+}
+
+// redacted hides credentials in key=value entries and URLs.
+func redacted(entries []string) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, config.RedactAttrs(e))
+	}
+	return out
 }
 
 func builderName(cfg *config.Config) string {
@@ -311,11 +332,15 @@ func (p *Plan) planScan(cfg *config.Config) {
 	}
 }
 
-func (p *Plan) planSign(cfg *config.Config, oidc bool) {
+func (p *Plan) planSign(cfg *config.Config, oidc, canSign bool) error {
 	s := SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest}
 	switch {
 	case cfg.Sign == "false":
 		s.Reason = "sign is false"
+	case !canSign && cfg.Sign == "true":
+		return errs.Input("sign", "this version of slipway cannot sign yet (expected auto or false)")
+	case !canSign:
+		s.Reason = "this version of slipway cannot sign yet"
 	case !p.Publish.Push:
 		s.Reason = "nothing is pushed, so there is no digest in a registry to sign"
 	case cfg.CosignKey != "":
@@ -330,6 +355,7 @@ func (p *Plan) planSign(cfg *config.Config, oidc bool) {
 		s.FulcioURL, s.RekorURL, s.Attest = "", "", false
 	}
 	p.Sign = s
+	return nil
 }
 
 func (p *Plan) planReport(cfg *config.Config, c *ci.Context) {
@@ -342,7 +368,7 @@ func (p *Plan) planReport(cfg *config.Config, c *ci.Context) {
 	case c.Fork && cfg.Comment == "auto":
 		r.Comment = "off (a pull request from a fork gets a read-only token; the summary says so)"
 	default:
-		r.Comment = fmt.Sprintf("sticky comment on pull request #%d", c.PRNumber)
+		r.Comment = fmt.Sprintf("off for pull request #%d (the sticky comment is not in this version yet)", c.PRNumber)
 	}
 	p.Report = r
 }

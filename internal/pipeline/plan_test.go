@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ func metaResult() *meta.Result {
 
 func TestPlanPushAndSteps(t *testing.T) {
 	cfg := loaded(t, map[string]string{"cosign-key": "cosign.key", "platforms": "linux/amd64,linux/arm64"})
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult(), CanSign: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestPlanPushAndSteps(t *testing.T) {
 
 func TestPlanPullRequestDoesNotPush(t *testing.T) {
 	pr := &ci.Context{Provider: "github", Event: ci.EventPullRequest, EventName: "pull_request", Ref: "refs/pull/7/merge", SHA: "abc", PRNumber: 7, Fork: true}
-	p, err := NewPlan(Inputs{Config: loaded(t, nil), CI: pr, Meta: &meta.Result{Images: []string{"ghcr.io/acme/app"}, Tags: []string{"ghcr.io/acme/app:pr-7"}}, OIDC: true})
+	p, err := NewPlan(Inputs{Config: loaded(t, nil), CI: pr, Meta: &meta.Result{Images: []string{"ghcr.io/acme/app"}, Tags: []string{"ghcr.io/acme/app:pr-7"}}, CanSign: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func (r *recorder) stages() Stages {
 
 func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 	cfg := loaded(t, map[string]string{"cosign-key": "cosign.key"})
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult(), CanSign: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +200,7 @@ func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 }
 
 func TestDryRunWalksTheSamePlan(t *testing.T) {
-	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult()})
+	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult(), CanSign: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,5 +224,50 @@ func TestPlanWithoutImages(t *testing.T) {
 	}
 	if p.Publish.Push || len(p.Publish.Tags) != 0 {
 		t.Errorf("publish = %+v, want nothing to push or tag", p.Publish)
+	}
+}
+
+// Without a signer, sign: auto plans none and sign: true is bad input.
+func TestPlanWithoutSigner(t *testing.T) {
+	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult()})
+	if err != nil || p.Sign.Enabled || !strings.Contains(p.Sign.Reason, "cannot sign") {
+		t.Errorf("sign: auto without a signer: %+v, %v", p.Sign, err)
+	}
+	_, err = NewPlan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult()})
+	var ie *errs.InputError
+	if !errors.As(err, &ie) || ie.Input != "sign" {
+		t.Errorf("sign: true without a signer: %v, want an input error", err)
+	}
+}
+
+// Credentials in cache entries and build contexts never reach the plan.
+func TestPlanRedactsCacheCredentials(t *testing.T) {
+	cfg := loaded(t, map[string]string{
+		"cache-from":     "ghcr.io/acme/app:cache",
+		"cache-to":       "type=s3,region=eu-west-1,bucket=b,access_key_id=AKIAEXAMPLE,secret_access_key=s3-secret-value\ntype=gha,token=gha-token-value",
+		"build-contexts": "src=https://user:ctx-token-value@git.example.com/repo.git",
+	})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := p.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(p)
+	for _, secret := range []string{"AKIAEXAMPLE", "s3-secret-value", "gha-token-value", "ctx-token-value"} {
+		if strings.Contains(buf.String()+string(js), secret) {
+			t.Errorf("the plan shows %q", secret)
+		}
+		if !slices.Contains(cfg.SecretValues(), secret) {
+			t.Errorf("%q is not masked", secret)
+		}
+	}
+	if from, to := p.Build.CacheEntries(); len(from) != 1 || len(to) != 2 {
+		t.Errorf("the build lost its cache entries: %q %q", from, to)
+	}
+	if !strings.Contains(buf.String(), "ghcr.io/acme/app:cache") {
+		t.Errorf("a bare cache-from reference is missing from the plan:\n%s", buf.String())
 	}
 }

@@ -17,8 +17,11 @@ type PrepareOptions struct {
 	Env   config.Env        // the process environment
 	// Offline forbids contacting any API (--dry-run, and --offline).
 	Offline bool
-	// MetaOnly skips the checks only a build needs (context, Dockerfile).
+	// MetaOnly computes the metadata only: no build checks (context,
+	// Dockerfile), no plan.
 	MetaOnly bool
+	// CanSign says whether the stages include a signer.
+	CanSign bool
 	// Log receives warnings and GitHub workflow commands (::add-mask::):
 	// stderr, so that stdout carries results only.
 	Log        io.Writer
@@ -46,14 +49,6 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if !o.MetaOnly {
-		if err := cfg.ValidateBuild(); err != nil {
-			return nil, err
-		}
-	}
 	copts := ci.Options{
 		Env: ci.EnvFunc(o.Env.Lookup), GitHubToken: cfg.GitHubToken, ContextDir: cfg.Context,
 		OutputDir: cfg.OutputDir, HTTPClient: o.HTTPClient, Offline: o.Offline, Stdout: o.Log,
@@ -64,8 +59,17 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 	} else if prov, err = ci.New(cfg.CI, copts); err != nil {
 		return nil, err
 	}
+	// Mask before anything else can print a value.
 	for _, s := range cfg.SecretValues() {
 		prov.Outputs().Mask(s)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !o.MetaOnly {
+		if err := cfg.ValidateBuild(); err != nil {
+			return nil, err
+		}
 	}
 	cictx, err := prov.Context(ctx, warn)
 	if err != nil {
@@ -96,7 +100,11 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := NewPlan(Inputs{Config: cfg, CI: cictx, Meta: md, OIDC: cfg.OIDC})
+	if o.MetaOnly {
+		// slipway meta needs no plan: no images, no secrets required.
+		return &Prepared{Config: cfg, Provider: prov, CI: cictx, Meta: md}, nil
+	}
+	plan, err := NewPlan(Inputs{Config: cfg, CI: cictx, Meta: md, CanSign: o.CanSign})
 	if err != nil {
 		return nil, err
 	}

@@ -87,6 +87,9 @@ type Result struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// reportTimeout bounds the report after the run was interrupted.
+const reportTimeout = 30 * time.Second
+
 // Run carries out the plan's steps in order with the given stages. The
 // first failing step stops the run: no later step runs (no tag moves)
 // except the report, which always runs so that a failure is reported too.
@@ -99,7 +102,13 @@ func Run(ctx context.Context, p *Plan, st Stages) (*Result, error) {
 			continue
 		}
 		err := ctx.Err()
-		if err == nil || step.Stage == StageReport {
+		switch {
+		case step.Stage == StageReport:
+			// The report tells of a failure or an interruption too.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reportTimeout)
+			err = runStep(rctx, p, st, r, step)
+			cancel()
+		case err == nil:
 			err = runStep(ctx, p, st, r, step)
 		}
 		if err != nil {

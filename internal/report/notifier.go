@@ -28,7 +28,7 @@ func (n *Notifier) Notify(_ context.Context, p *pipeline.Plan, r *pipeline.Resul
 		if err != nil {
 			return err
 		}
-		outputs = append(outputs, [2]string{"digest", b.Digest}, [2]string{"imageid", b.Digest}, [2]string{"metadata", string(md)})
+		outputs = append(outputs, [2]string{"digest", b.Digest}, [2]string{"metadata", string(md)})
 		fmt.Fprintf(n.Log, "\nslipway: built %s in %s, %d of %d steps cached\n", b.Digest, b.Duration.Round(1e7), b.CachedSteps, b.Steps)
 		for _, pi := range b.Platforms {
 			fmt.Fprintf(n.Log, "  %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
@@ -58,7 +58,41 @@ func (n *Notifier) Notify(_ context.Context, p *pipeline.Plan, r *pipeline.Resul
 			return fmt.Errorf("setting output %s: %w", kv[0], err)
 		}
 	}
+	if err := n.Outputs.AddSummary(summary(p, r)); err != nil {
+		fmt.Fprintf(n.Log, "warning: writing the job summary: %v\n", err)
+	}
 	return nil
+}
+
+// summary is the job summary in Markdown: what was built, where it went,
+// the scan's verdict, and a failure if there was one.
+func summary(p *pipeline.Plan, r *pipeline.Result) string {
+	var b strings.Builder
+	b.WriteString("## slipway\n\n")
+	if r.Failed != nil {
+		fmt.Fprintf(&b, "**Failed at %s:** %s\n\n", r.Failed.Stage, r.Error)
+	}
+	if bd := r.Build; bd != nil {
+		fmt.Fprintf(&b, "Built `%s` in %s (%d of %d steps cached).\n\n", bd.Digest, bd.Duration.Round(1e7), bd.CachedSteps, bd.Steps)
+		b.WriteString("| platform | digest | size |\n|---|---|---|\n")
+		for _, pi := range bd.Platforms {
+			fmt.Fprintf(&b, "| %s | `%s` | %s |\n", pi.Platform, pi.Digest, humanSize(pi.Size))
+		}
+		b.WriteString("\n")
+		for _, repo := range p.Publish.Repositories {
+			if p.Publish.Push {
+				fmt.Fprintf(&b, "- `%s@%s`", repo, bd.Digest)
+				if tags := p.Publish.Tags[repo]; len(tags) > 0 && stepDone(r, repo) {
+					fmt.Fprintf(&b, " tagged `%s`", strings.Join(tags, "`, `"))
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	if s := r.Scan; s != nil {
+		fmt.Fprintf(&b, "\nScan: %s\n", s.Verdict)
+	}
+	return b.String()
 }
 
 func stepDone(r *pipeline.Result, repo string) bool {

@@ -21,6 +21,10 @@ import (
 	"github.com/slipway-ci/slipway/internal/scan"
 )
 
+// CanSign says whether New's stages include a signer: cosign signing is
+// the next stage to land. Plans are made knowing it (pipeline.Inputs).
+const CanSign = false
+
 // New returns the stages of a real run of prep. log receives progress.
 func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	// BuildKit's client and containerd's content store log through

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,7 @@ on stdout.`,
 func (o *runOptions) run(ctx context.Context) error {
 	prep, err := pipeline.Prepare(ctx, pipeline.PrepareOptions{
 		Flags: config.FlagValues(o.flags), Env: o.env, Offline: o.dryRun, Log: o.stderr,
+		CanSign: realstages.CanSign,
 	})
 	if err != nil {
 		return err
@@ -63,17 +65,18 @@ func (o *runOptions) run(ctx context.Context) error {
 	} else if stages, err = realstages.New(prep, o.stderr); err != nil {
 		return err
 	}
-	res, err := pipeline.Run(ctx, prep.Plan, stages)
-	if err != nil {
-		return err
-	}
+	res, runErr := pipeline.Run(ctx, prep.Plan, stages)
 	if o.output != "json" {
-		return nil
+		return runErr
 	}
 	enc := json.NewEncoder(o.stdout)
 	enc.SetIndent("", "  ")
 	if o.dryRun {
+		if runErr != nil {
+			return runErr
+		}
 		return enc.Encode(prep.Plan)
 	}
-	return enc.Encode(res)
+	// The result says what was done and what failed, on failure too.
+	return errors.Join(runErr, enc.Encode(res))
 }
