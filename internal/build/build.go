@@ -77,10 +77,11 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	if err != nil {
 		return nil, err
 	}
+	// The layout is kept between runs: BuildKit sends only the blobs it
+	// does not already hold, so an unchanged rebuild exports next to
+	// nothing. index.json gains an entry per run; results are found by
+	// digest.
 	layout := filepath.Join(b.OutputDir, LayoutDir)
-	if err := os.RemoveAll(layout); err != nil {
-		return nil, fmt.Errorf("clearing the previous OCI layout %s: %w", layout, err)
-	}
 	index := len(b.Platforms) > 1 || attrs["attest:provenance"] != "" || attrs["attest:sbom"] != ""
 	exports := []client.ExportEntry{layoutExporter(layout, annotationAttrs(b.Annotations, index))}
 
