@@ -147,3 +147,30 @@ func (l *Loaded) RunnerTemp() string {
 	v, _ := l.env.Lookup("RUNNER_TEMP")
 	return v
 }
+
+// Login is one registry-auth entry: host=user:password.
+type Login struct {
+	Host, Username, Password string
+}
+
+// parseLogin reads host=user:password; ok is false when a part is missing.
+func parseLogin(e string) (l Login, ok bool) {
+	host, cred, ok1 := strings.Cut(e, "=")
+	user, pw, ok2 := strings.Cut(cred, ":")
+	l = Login{Host: strings.TrimSpace(host), Username: user, Password: pw}
+	return l, ok1 && ok2 && l.Host != "" && user != ""
+}
+
+// RegistryLogins parses the registry-auth entries. A malformed entry is an
+// input error naming its position and host, never its password.
+func (c *Config) RegistryLogins() ([]Login, error) {
+	var out []Login
+	for i, e := range c.RegistryAuth {
+		l, ok := parseLogin(e)
+		if !ok {
+			return nil, errs.Input("registry-auth", "entry %d (host %q) is not host=user:password", i+1, l.Host)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

@@ -118,14 +118,8 @@ func (c *Config) validateKeyValues() error {
 			}
 		}
 	}
-	for _, e := range c.RegistryAuth {
-		host, cred, ok := strings.Cut(e, "=")
-		user, _, ok2 := strings.Cut(cred, ":")
-		if !ok || !ok2 || host == "" || user == "" {
-			return errs.Input("registry-auth", "an entry for %q is not host=user:password", host)
-		}
-	}
-	return nil
+	_, err := c.RegistryLogins()
+	return err
 }
 
 // redactValue keeps the key of a KEY=value entry and hides the value.
@@ -314,9 +308,8 @@ func (l *Loaded) SecretValues() []string {
 	add(l.GitHubToken)
 	add(l.GitLabToken)
 	for _, e := range l.RegistryAuth {
-		_, cred, _ := strings.Cut(e, "=")
-		_, pw, _ := strings.Cut(cred, ":")
-		add(pw)
+		l, _ := parseLogin(e)
+		add(l.Password)
 	}
 	secrets, _ := l.BuildSecrets()
 	for _, s := range secrets {

@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/slipway-ci/slipway/internal/ci"
-	"github.com/slipway-ci/slipway/internal/errs"
 )
 
 // Credential is a login for one registry host.
@@ -29,27 +28,19 @@ type Keychain struct {
 	fallback authn.Keychain
 }
 
-// NewKeychain builds the keychain from registry-auth entries
-// ("host=user:password") and the platform's credentials. fallback is
+// NewKeychain builds the keychain from credentials, first match wins:
+// the registry-auth input's first, then the platform's. fallback is
 // consulted for any other host; nil means authn.DefaultKeychain.
-func NewKeychain(registryAuth []string, platform []Credential, fallback authn.Keychain) (*Keychain, error) {
+func NewKeychain(creds []Credential, fallback authn.Keychain) *Keychain {
 	k := &Keychain{fallback: fallback}
 	if k.fallback == nil {
 		k.fallback = authn.DefaultKeychain
 	}
-	for _, e := range registryAuth {
-		host, cred, _ := strings.Cut(e, "=")
-		user, pw, ok := strings.Cut(cred, ":")
-		if !ok || host == "" || user == "" {
-			return nil, errs.Input("registry-auth", "an entry for %q is not host=user:password", host)
-		}
-		k.explicit = append(k.explicit, Credential{Registry: normalizeHost(host), Username: user, Password: pw, Source: "registry-auth input"})
-	}
-	for _, c := range platform {
+	for _, c := range creds {
 		c.Registry = normalizeHost(c.Registry)
 		k.explicit = append(k.explicit, c)
 	}
-	return k, nil
+	return k
 }
 
 // normalizeHost maps Docker Hub's aliases onto the name

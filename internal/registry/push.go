@@ -11,12 +11,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/slipway-ci/slipway/internal/ocilayout"
 )
 
 // Publisher pushes images by digest: blobs and manifests, never a tag.
@@ -41,30 +42,22 @@ const manifestAttempts = 4
 // attestation manifests (they carry a subject), and a build must leave no
 // tag at all.
 func (p *Publisher) PushLayout(ctx context.Context, dir, digest string, repos []string) error {
-	h, err := v1.NewHash(digest)
+	l, err := ocilayout.Open(dir)
 	if err != nil {
-		return fmt.Errorf("digest %q: %w", digest, err)
+		return err
 	}
-	lp, err := layout.FromPath(dir)
+	t, err := l.Resolve(digest)
 	if err != nil {
-		return fmt.Errorf("opening the OCI layout %s: %w", dir, err)
-	}
-	root, err := lp.ImageIndex()
-	if err != nil {
-		return fmt.Errorf("reading %s/index.json: %w", dir, err)
+		return err
 	}
 	var c contents
-	if idx, err := root.ImageIndex(h); err == nil {
-		err = c.addIndex(idx)
-		if err != nil {
-			return err
-		}
-	} else if img, err := root.Image(h); err == nil {
-		if err := c.addImage(img); err != nil {
-			return err
-		}
+	if t.Index != nil {
+		err = c.addIndex(t.Index)
 	} else {
-		return fmt.Errorf("%s is not in the OCI layout %s", digest, dir)
+		err = c.addImage(t.Image)
+	}
+	if err != nil {
+		return err
 	}
 	jobs := p.Jobs
 	if jobs <= 0 {

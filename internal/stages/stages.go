@@ -32,10 +32,15 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	// their errors itself.
 	logrus.SetLevel(logrus.ErrorLevel)
 	cfg := prep.Config
-	keychain, err := registry.NewKeychain(cfg.RegistryAuth, prep.CI.Credentials, nil)
+	logins, err := cfg.RegistryLogins()
 	if err != nil {
 		return pipeline.Stages{}, err
 	}
+	var creds []registry.Credential
+	for _, l := range logins {
+		creds = append(creds, registry.Credential{Registry: l.Host, Username: l.Username, Password: l.Password, Source: "registry-auth input"})
+	}
+	keychain := registry.NewKeychain(append(creds, prep.CI.Credentials...), nil)
 	out := prep.Provider.Outputs()
 	for _, s := range keychain.Secrets() {
 		out.Mask(s)
