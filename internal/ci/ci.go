@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
 
@@ -26,7 +27,7 @@ const apiTimeout = 10 * time.Second
 
 // Options configures a Provider.
 type Options struct {
-	// Env is the environment to read; nil means OSEnv().
+	// Env is the environment to read; nil means environ.OS().
 	Env Env
 	// GitHubToken authenticates GitHub API calls (the github-token input);
 	// empty means GITHUB_TOKEN from Env.
@@ -51,7 +52,7 @@ type Options struct {
 // withDefaults returns o with every empty field set to its default.
 func (o Options) withDefaults() Options {
 	if o.Env == nil {
-		o.Env = OSEnv()
+		o.Env = environ.OS()
 	}
 	if o.ContextDir == "" {
 		o.ContextDir = "."

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
 
@@ -20,7 +21,7 @@ func TestDetect(t *testing.T) {
 		{nil, NameLocal},
 	}
 	for _, tt := range tests {
-		if got := Detect(Options{Env: MapEnv(tt.env)}).Name(); got != tt.want {
+		if got := Detect(Options{Env: environ.Map(tt.env)}).Name(); got != tt.want {
 			t.Errorf("Detect(%v) = %s, want %s", tt.env, got, tt.want)
 		}
 	}
@@ -28,7 +29,7 @@ func TestDetect(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	for _, name := range []string{NameGitHub, NameGitLab, NameJenkins, NameLocal} {
-		p, err := New(name, Options{Env: MapEnv(nil)})
+		p, err := New(name, Options{Env: environ.Map(nil)})
 		if err != nil {
 			t.Fatalf("New(%q): %v", name, err)
 		}
@@ -62,7 +63,7 @@ func TestOptionsDefaults(t *testing.T) {
 
 func TestMapEnv(t *testing.T) {
 	m := map[string]string{"SET": "v", "EMPTY": ""}
-	env := MapEnv(m)
+	env := environ.Map(m)
 	m["SET"] = "changed" // MapEnv holds a copy
 	if v, ok := env.Lookup("SET"); v != "v" || !ok {
 		t.Errorf("Lookup(SET) = %q, %v", v, ok)
@@ -77,8 +78,8 @@ func TestMapEnv(t *testing.T) {
 
 func TestOSEnv(t *testing.T) {
 	t.Setenv("SLIPWAY_CI_TEST", "yes")
-	if got := OSEnv().Get("SLIPWAY_CI_TEST"); got != "yes" {
-		t.Errorf("OSEnv().Get = %q", got)
+	if got := environ.OS().Get("SLIPWAY_CI_TEST"); got != "yes" {
+		t.Errorf("environ.OS().Get = %q", got)
 	}
 }
 
@@ -94,7 +95,7 @@ func TestPullNumber(t *testing.T) {
 
 func mustNew(t *testing.T, name string) Provider {
 	t.Helper()
-	p, err := New(name, Options{Env: MapEnv(nil)})
+	p, err := New(name, Options{Env: environ.Map(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

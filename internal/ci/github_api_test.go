@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/slipway-ci/slipway/internal/ci/citest"
+	"github.com/slipway-ci/slipway/internal/environ"
 )
 
 const testToken = "ghs_testtoken123"
@@ -54,7 +55,7 @@ func apiContext(t *testing.T, api *fakeAPI, opts Options, env ...string) (*Conte
 	t.Helper()
 	base := citest.GitHubEnv(t, "push", citest.Payload(t, "push", citest.RefPrefix("refs/heads/")))
 	base["GITHUB_API_URL"] = api.URL // no trailing slash, as on runners
-	opts.Env = MapEnv(withEnv(base, env...))
+	opts.Env = environ.Map(withEnv(base, env...))
 	p, err := New(NameGitHub, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/slipway-ci/slipway/internal/environ"
 )
 
 // githubOutputs returns outputs writing to files in a temporary directory
@@ -12,7 +14,7 @@ import (
 func githubOutputs(t *testing.T) (out *GitHubOutputs, outputFile, summaryFile string, stdout *bytes.Buffer) {
 	dir := t.TempDir()
 	outputFile, summaryFile = filepath.Join(dir, "output"), filepath.Join(dir, "summary")
-	env := MapEnv(map[string]string{"GITHUB_OUTPUT": outputFile, "GITHUB_STEP_SUMMARY": summaryFile})
+	env := environ.Map(map[string]string{"GITHUB_OUTPUT": outputFile, "GITHUB_STEP_SUMMARY": summaryFile})
 	stdout = &bytes.Buffer{}
 	return newGitHubOutputs(env, stdout), outputFile, summaryFile, stdout
 }
@@ -57,7 +59,7 @@ func TestGitHubOutputsErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := newGitHubOutputs(MapEnv(tt.env), &bytes.Buffer{})
+			out := newGitHubOutputs(environ.Map(tt.env), &bytes.Buffer{})
 			err := tt.call(out) // must not panic
 			if err == nil {
 				t.Fatal("no error")
@@ -86,7 +88,7 @@ func TestGitHubOutputsIgnoreBrokenStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close() // writes now fail, and go-githubactions panics on them
-	out := newGitHubOutputs(MapEnv(nil), f)
+	out := newGitHubOutputs(environ.Map(nil), f)
 	out.Mask("x")
 	out.Group("g")
 	out.EndGroup()

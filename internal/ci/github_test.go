@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/internal/ci/citest"
+	"github.com/slipway-ci/slipway/internal/environ"
 )
 
 // Facts of the Codertocat/Hello-World payloads in
@@ -25,7 +26,7 @@ const (
 // api.github.com), failing the test on an error or a warning.
 func githubContext(t *testing.T, env map[string]string) *Context {
 	t.Helper()
-	p, err := New(NameGitHub, Options{Env: MapEnv(env), Offline: true})
+	p, err := New(NameGitHub, Options{Env: environ.Map(env), Offline: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestGitHubContextBadPayload(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := New(NameGitHub, Options{Env: MapEnv(map[string]string{"GITHUB_EVENT_PATH": path}), Offline: true})
+	p, _ := New(NameGitHub, Options{Env: environ.Map(map[string]string{"GITHUB_EVENT_PATH": path}), Offline: true})
 	_, err := p.Context(context.Background(), nil)
 	if err == nil {
 		t.Fatal("Context succeeded on an invalid payload")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/slipway-ci/slipway/internal/environ"
 )
 
 // gitlabJob is the environment GitLab sets in every job of the
@@ -109,7 +111,7 @@ func TestGitLabContext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := New(NameGitLab, Options{Env: MapEnv(withEnv(gitlabJob, tt.env...))})
+			p, err := New(NameGitLab, Options{Env: environ.Map(withEnv(gitlabJob, tt.env...))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,14 +125,14 @@ func TestGitLabContext(t *testing.T) {
 }
 
 func TestGitLabContextBadVariables(t *testing.T) {
-	p, _ := New(NameGitLab, Options{Env: MapEnv(withEnv(gitlabJob, "CI_MERGE_REQUEST_IID", "seven"))})
+	p, _ := New(NameGitLab, Options{Env: environ.Map(withEnv(gitlabJob, "CI_MERGE_REQUEST_IID", "seven"))})
 	if _, err := p.Context(context.Background(), nil); err == nil {
 		t.Error("no error for CI_MERGE_REQUEST_IID=seven")
 	} else {
 		assertContains(t, err.Error(), "CI_MERGE_REQUEST_IID")
 	}
 
-	p, _ = New(NameGitLab, Options{Env: MapEnv(withEnv(gitlabJob, "CI_COMMIT_TIMESTAMP", "yesterday"))})
+	p, _ = New(NameGitLab, Options{Env: environ.Map(withEnv(gitlabJob, "CI_COMMIT_TIMESTAMP", "yesterday"))})
 	var warnings []string
 	c, err := p.Context(context.Background(), func(w string) { warnings = append(warnings, w) })
 	if err != nil {

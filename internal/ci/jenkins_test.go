@@ -3,6 +3,8 @@ package ci
 import (
 	"context"
 	"testing"
+
+	"github.com/slipway-ci/slipway/internal/environ"
 )
 
 // jenkinsBuild is the environment of every build of a multibranch job.
@@ -64,7 +66,7 @@ func TestJenkinsContext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := New(NameJenkins, Options{Env: MapEnv(withEnv(jenkinsBuild, tt.env...))})
+			p, err := New(NameJenkins, Options{Env: environ.Map(withEnv(jenkinsBuild, tt.env...))})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +80,7 @@ func TestJenkinsContext(t *testing.T) {
 }
 
 func TestJenkinsContextBadChangeID(t *testing.T) {
-	p, _ := New(NameJenkins, Options{Env: MapEnv(withEnv(jenkinsBuild, "CHANGE_ID", "12345/1"))})
+	p, _ := New(NameJenkins, Options{Env: environ.Map(withEnv(jenkinsBuild, "CHANGE_ID", "12345/1"))})
 	if _, err := p.Context(context.Background(), nil); err == nil {
 		t.Error("no error for CHANGE_ID=12345/1")
 	}

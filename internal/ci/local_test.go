@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
 
@@ -57,7 +58,7 @@ func newGitRepo(t *testing.T) string {
 // localContext reads the local context of dir.
 func localContext(t *testing.T, dir string) (*Context, error) {
 	t.Helper()
-	p, err := New(NameLocal, Options{ContextDir: dir, Env: MapEnv(map[string]string{"USER": "dev"})})
+	p, err := New(NameLocal, Options{ContextDir: dir, Env: environ.Map(map[string]string{"USER": "dev"})})
 	if err != nil {
 		t.Fatal(err)
 	}

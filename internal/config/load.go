@@ -23,13 +23,6 @@ import (
 // DefaultFile is the config file looked for in the build context.
 const DefaultFile = ".slipway.yaml"
 
-// Env is the process environment, injected so that tests and callers
-// decide what slipway sees.
-type Env interface {
-	Lookup(key string) (string, bool)
-	Environ() []string
-}
-
 // Source names where an input's value came from.
 type Source string
 
@@ -96,7 +89,7 @@ func Load(opts Options) (*Loaded, error) {
 			continue
 		}
 		if _, ok := Lookup(name); !ok {
-			return nil, errs.Input(name, "unknown input")
+			return nil, errs.Input(name, "unknown input (expected an input name, see slipway run --help)")
 		}
 		set(name, v, FromFlag)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
 
@@ -34,7 +35,7 @@ tags:
 no-cache: true
 progress: plain
 `)
-	env := MapEnv(map[string]string{
+	env := environ.Map(map[string]string{
 		"SLIPWAY_CONTEXT":   dir,
 		"SLIPWAY_TARGET":    "from-env",
 		"INPUT_TARGET":      "from-github",
@@ -92,7 +93,7 @@ progress: plain
 }
 
 func TestLoadMetadataEnv(t *testing.T) {
-	l, err := Load(Options{Env: MapEnv(map[string]string{
+	l, err := Load(Options{Env: environ.Map(map[string]string{
 		"DOCKER_METADATA_SHORT_SHA_LENGTH":   "12",
 		"DOCKER_METADATA_PR_HEAD_SHA":        "true",
 		"DOCKER_METADATA_ANNOTATIONS_LEVELS": "manifest,index",
@@ -155,7 +156,7 @@ func TestLoadBadInput(t *testing.T) {
 			for k, v := range tc.env {
 				env[k] = v
 			}
-			l, err := Load(Options{Flags: tc.flags, Env: MapEnv(env)})
+			l, err := Load(Options{Flags: tc.flags, Env: environ.Map(env)})
 			if err == nil {
 				err = l.Validate()
 			}
@@ -178,7 +179,7 @@ func TestLoadBadInput(t *testing.T) {
 }
 
 func TestSecretsNeverInErrors(t *testing.T) {
-	l, err := Load(Options{Flags: map[string]string{"registry-auth": "ghcr.io=hunter2"}, Env: MapEnv(nil)})
+	l, err := Load(Options{Flags: map[string]string{"registry-auth": "ghcr.io=hunter2"}, Env: environ.Map(nil)})
 	if err == nil {
 		err = l.Validate()
 	}

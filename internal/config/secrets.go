@@ -67,10 +67,10 @@ func ParseSecret(e string) (Secret, error) {
 // secret-envs.
 func (c *Config) BuildSecrets() ([]Secret, error) {
 	var out []Secret
-	for _, e := range c.Secrets {
+	for i, e := range c.Secrets {
 		s, err := ParseSecret(e)
 		if err != nil {
-			return nil, errs.Input("secrets", "an entry is malformed: %v", err)
+			return nil, errs.Input("secrets", "entry %d is malformed: %v", i+1, err)
 		}
 		out = append(out, s)
 	}

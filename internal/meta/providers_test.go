@@ -11,6 +11,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/ci/citest"
+	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/meta"
 )
 
@@ -25,7 +26,7 @@ var now = time.Date(2024, 3, 5, 6, 7, 8, 0, time.UTC)
 // providerContext reads the context of provider name from env.
 func providerContext(t *testing.T, name string, env map[string]string, dir string) *ci.Context {
 	t.Helper()
-	p, err := ci.New(name, ci.Options{Env: ci.MapEnv(env), ContextDir: dir, Offline: true, OutputDir: t.TempDir()})
+	p, err := ci.New(name, ci.Options{Env: environ.Map(env), ContextDir: dir, Offline: true, OutputDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,14 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/meta"
 )
 
 func loaded(t *testing.T, flags map[string]string) *config.Loaded {
 	t.Helper()
-	l, err := config.Load(config.Options{Flags: flags, Env: config.MapEnv(nil)})
+	l, err := config.Load(config.Options{Flags: flags, Env: environ.Map(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 		return nil, err
 	}
 	copts := ci.Options{
-		Env: ci.EnvFunc(o.Env.Lookup), GitHubToken: cfg.GitHubToken, ContextDir: cfg.Context,
+		Env: o.Env, GitHubToken: cfg.GitHubToken, ContextDir: cfg.Context,
 		OutputDir: cfg.OutputDir, HTTPClient: o.HTTPClient, Offline: o.Offline, Stdout: o.Log,
 	}
 	var prov ci.Provider

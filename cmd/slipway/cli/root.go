@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
 
@@ -41,7 +42,7 @@ func (c *common) bind(cmd *cobra.Command) {
 }
 
 func (c *common) complete(cmd *cobra.Command) error {
-	c.env = config.OSEnv()
+	c.env = environ.OS()
 	c.stdout, c.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
 	return nil
 }
