@@ -38,6 +38,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=hack/lib.sh
+. "$ROOT/hack/lib.sh"
 cd "$ROOT"
 
 N=${BENCH_N:-5}
@@ -68,36 +70,6 @@ CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}/bench
 SUITE=bookworm
 ROOTFS=$CACHE/debian-$SUITE-minbase
 
-# debian_mirror SUITE: the Debian archive this machine's apt uses (the
-# approach of hack/testenv.sh's debian_mirror).
-debian_mirror() {
-  if [ -n "${SLIPWAY_DEBIAN_MIRROR:-}" ]; then
-    echo "$SLIPWAY_DEBIAN_MIRROR"
-    return
-  fi
-  local suite=$1 m
-  m=$(
-    {
-      # one-line style: deb [options] URI SUITE COMPONENTS
-      cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-        sed -e 's/\[[^]]*\]//' |
-        awk -v s="$suite" '$1 == "deb" && $3 == s { print $2 }'
-      # deb822 style
-      for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk -v s="$suite" '
-          function flush() { if (deb && hit && uri != "") print uri; deb = hit = 0; uri = "" }
-          /^[[:space:]]*$/ { flush(); next }
-          tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-          tolower($1) == "uris:" { uri = $2 }
-          tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) hit = 1 }
-          END { flush() }' "$f"
-      done
-    } | head -n1
-  )
-  echo "${m:-http://deb.debian.org/debian}"
-}
-
 # make_rootfs: $ROOTFS, made once (the stamp file marks a finished one).
 make_rootfs() {
   if [ -f "$ROOTFS.stamp" ] && [ -s "$ROOTFS/var/lib/dpkg/status" ]; then
@@ -112,7 +84,7 @@ make_rootfs() {
       die "apt-get install debootstrap failed"
   fi
   local mirror tmp
-  mirror=$(debian_mirror "$SUITE")
+  mirror=$(debian_mirror "$SUITE") || exit 1
   mkdir -p "$CACHE"
   rm -rf "$ROOTFS" "$ROOTFS".tmp.*
   tmp=$(mktemp -d "$ROOTFS.tmp.XXXXXX")

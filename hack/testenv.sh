@@ -21,13 +21,14 @@
 #                        BuildKit image in it; 0 to leave it out
 #   SLIPWAY_TEST_WAIT    seconds to wait for each daemon (default 60)
 #   SLIPWAY_DEBIAN_MIRROR  the Debian mirror for the arm64 package; default:
-#                        the one in /etc/apt/sources.list*, else
-#                        http://deb.debian.org/debian
+#                        the one in /etc/apt/sources.list*
 set -euo pipefail
 
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=hack/lib.sh
+. "$ROOT/hack/lib.sh"
 BUILDKIT_VERSION=v0.34.2
 CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
 STATE=${SLIPWAY_TEST_STATE:-/tmp/slipway-testenv}
@@ -211,35 +212,6 @@ build_buildkit() {
 
 # ----------------------------------------------------------- base images
 
-# debian_mirror: the Debian archive this machine's apt uses.
-debian_mirror() {
-  if [ -n "${SLIPWAY_DEBIAN_MIRROR:-}" ]; then
-    echo "$SLIPWAY_DEBIAN_MIRROR"
-    return
-  fi
-  local suite=$1 m
-  m=$(
-    {
-      # one-line style: deb [options] URI SUITE COMPONENTS
-      cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-        sed -e 's/\[[^]]*\]//' |
-        awk -v s="$suite" '$1 == "deb" && $3 == s { print $2 }'
-      # deb822 style
-      for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk -v s="$suite" '
-          function flush() { if (deb && hit && uri != "") print uri; deb = hit = 0; uri = "" }
-          /^[[:space:]]*$/ { flush(); next }
-          tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-          tolower($1) == "uris:" { uri = $2 }
-          tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == s) hit = 1 }
-          END { flush() }' "$f"
-      done
-    } | head -n1
-  )
-  echo "${m:-http://deb.debian.org/debian}"
-}
-
 # busybox_debs: Debian's busybox-static for amd64 and arm64 in $BB_DIR,
 # downloaded once. The arm64 one comes through a private apt state, so the
 # machine's own apt configuration is left as it is.
@@ -255,7 +227,7 @@ busybox_debs() {
     local suite mirror a=$CACHE/apt-arm64
     # shellcheck disable=SC1091 # the machine's own file
     suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
-    mirror=$(debian_mirror "$suite")
+    mirror=$(debian_mirror "$suite") || die "no Debian mirror for the arm64 package"
     log "downloading busybox-static (arm64) from $mirror $suite"
     mkdir -p "$a/state/lists/partial" "$a/cache/archives/partial" "$a/etc/preferences.d"
     : >"$a/state/status"

@@ -184,20 +184,7 @@ func imageContains(t *testing.T, img v1.Image, s string) bool {
 	if bytes.Contains(raw, []byte(s)) || bytes.Contains(man, []byte(s)) {
 		return true
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, data := range layerContents(t, img) {
 		if bytes.Contains(data, []byte(s)) {
 			return true
 		}
@@ -260,4 +247,27 @@ func uniqueRepo(t *testing.T, e *testenv.Env, base string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%s/e2e/%s-%x", e.Registry, base, b)
+}
+
+// layerContents returns the uncompressed content of every layer of img.
+func layerContents(t *testing.T, img v1.Image) [][]byte {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	return out
 }
