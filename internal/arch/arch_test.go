@@ -17,9 +17,9 @@ var heavy = []string{
 
 // light are the packages whose test binaries must not link them.
 var light = []string{
-	"./internal/ci/...", "./internal/config", "./internal/csvlist", "./internal/errs",
-	"./internal/meta", "./internal/pipeline", "./internal/registry", "./internal/report",
-	"./internal/semver", "./internal/version",
+	"./internal/ci/...", "./internal/config", "./internal/csvlist", "./internal/environ", "./internal/errs",
+	"./internal/meta", "./internal/ocilayout", "./internal/pipeline", "./internal/registry",
+	"./internal/report", "./internal/semver", "./internal/version",
 }
 
 func TestLightPackagesDoNotLinkHeavyLibraries(t *testing.T) {

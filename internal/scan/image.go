@@ -2,23 +2,18 @@ package scan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	trivyimage "github.com/aquasecurity/trivy/pkg/fanal/image"
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 
+	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
-
-// attestationRef is the annotation BuildKit puts on the index entries of
-// attestation manifests (provenance, SBOM): they are not platform images.
-const attestationRef = "vnd.docker.reference.type"
 
 // target is one platform image to analyse.
 type target struct {
@@ -47,46 +42,44 @@ func (i layoutImage) RepoDigests() []string { return i.repoDigests }
 // when the build listed them, else every platform image under
 // built.Digest (or, without a digest, under the layout's index.json).
 func layoutTargets(dir string, built *pipeline.BuildResult, imageName string) ([]target, error) {
-	p, err := layout.FromPath(dir)
+	l, err := ocilayout.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("opening the OCI layout %s: %w", dir, err)
-	}
-	root, err := p.ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s/index.json: %w", dir, err)
+		return nil, err
 	}
 	var found []platformImage
 	if len(built.Platforms) > 0 {
 		for _, pi := range built.Platforms {
-			h, err := v1.NewHash(pi.Digest)
+			t, err := l.Resolve(pi.Digest)
 			if err != nil {
-				return nil, fmt.Errorf("platform %s: digest %q: %w", pi.Platform, pi.Digest, err)
+				return nil, fmt.Errorf("platform %s: %w", pi.Platform, err)
 			}
-			img, err := findImage(root, h)
-			if err != nil {
-				return nil, fmt.Errorf("platform %s: %s in the OCI layout %s: %w", pi.Platform, pi.Digest, dir, err)
+			if t.Image == nil {
+				return nil, fmt.Errorf("platform %s: %s in the OCI layout %s is an image index, not an image", pi.Platform, pi.Digest, dir)
 			}
-			found = append(found, platformImage{platform: pi.Platform, digest: h, img: img})
+			found = append(found, platformImage{platform: pi.Platform, digest: t.Digest, img: t.Image})
 		}
 	} else {
-		start := root
+		var imgs []ocilayout.PlatformImage
 		if built.Digest != "" {
-			h, err := v1.NewHash(built.Digest)
+			t, err := l.Resolve(built.Digest)
 			if err != nil {
-				return nil, fmt.Errorf("build digest %q: %w", built.Digest, err)
+				return nil, fmt.Errorf("build: %w", err)
 			}
-			if idx, err := findIndex(root, h); err == nil {
-				start = idx
-			} else if img, ierr := findImage(root, h); ierr == nil {
-				found = append(found, platformImage{platform: configPlatform(img), digest: h, img: img})
-			} else {
-				return nil, fmt.Errorf("finding %s in the OCI layout %s: %w", built.Digest, dir, errors.Join(err, ierr))
-			}
-		}
-		if len(found) == 0 {
-			if found, err = allImages(start); err != nil {
+			imgs, err = t.Platforms()
+			if err != nil {
 				return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 			}
+		} else if imgs, err = ocilayout.Platforms(l.Root()); err != nil {
+			return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+		}
+		for _, pi := range imgs {
+			var plat string
+			if pi.Platform != nil {
+				plat = pi.Platform.String()
+			} else {
+				plat = configPlatform(pi.Image)
+			}
+			found = append(found, platformImage{platform: plat, digest: pi.Digest, img: pi.Image})
 		}
 	}
 	if len(found) == 0 {
@@ -108,93 +101,6 @@ type platformImage struct {
 	platform string
 	digest   v1.Hash
 	img      v1.Image
-}
-
-// findImage finds the image manifest h under idx, at any depth.
-func findImage(idx v1.ImageIndex, h v1.Hash) (v1.Image, error) {
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range m.Manifests {
-		switch {
-		case d.Digest == h && d.MediaType.IsImage():
-			return idx.Image(h)
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			if img, err := findImage(child, h); err == nil {
-				return img, nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("no image manifest %s", h)
-}
-
-// findIndex finds the image index h under idx, at any depth.
-func findIndex(idx v1.ImageIndex, h v1.Hash) (v1.ImageIndex, error) {
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range m.Manifests {
-		if !d.MediaType.IsIndex() {
-			continue
-		}
-		child, err := idx.ImageIndex(d.Digest)
-		if err != nil {
-			return nil, err
-		}
-		if d.Digest == h {
-			return child, nil
-		}
-		if found, err := findIndex(child, h); err == nil {
-			return found, nil
-		}
-	}
-	return nil, fmt.Errorf("no image index %s", h)
-}
-
-// allImages lists the platform images under idx, attestation manifests
-// left out.
-func allImages(idx v1.ImageIndex) ([]platformImage, error) {
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	var out []platformImage
-	for _, d := range m.Manifests {
-		if d.Annotations[attestationRef] != "" || (d.Platform != nil && d.Platform.OS == "unknown") {
-			continue
-		}
-		switch {
-		case d.MediaType.IsIndex():
-			child, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			imgs, err := allImages(child)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, imgs...)
-		case d.MediaType.IsImage():
-			img, err := idx.Image(d.Digest)
-			if err != nil {
-				return nil, err
-			}
-			plat := ""
-			if d.Platform != nil {
-				plat = d.Platform.String()
-			} else {
-				plat = configPlatform(img)
-			}
-			out = append(out, platformImage{platform: plat, digest: d.Digest, img: img})
-		}
-	}
-	return out, nil
 }
 
 // configPlatform is the platform an image's config names.
