@@ -100,6 +100,9 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range md.Warnings {
+		warn(w)
+	}
 	if o.MetaOnly {
 		// slipway meta needs no plan: no images, no secrets required.
 		return &Prepared{Config: cfg, Provider: prov, CI: cictx, Meta: md}, nil
