@@ -33,7 +33,6 @@ const (
 	FromFile       Source = "file"
 	FromEnvDefault Source = "env-default"
 	FromDefault    Source = "default"
-	notConfigured  Source = ""
 )
 
 // Options are what Load reads.

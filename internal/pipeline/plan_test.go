@@ -91,11 +91,7 @@ func TestPlanRedactsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := p.WriteText(&buf); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
+	out := planText(t, p)
 	for _, secret := range []string{"s3cr3t-npm", "inline-value"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("plan shows secret %q:\n%s", secret, out)
@@ -252,13 +248,10 @@ func TestPlanRedactsCacheCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := p.WriteText(&buf); err != nil {
-		t.Fatal(err)
-	}
+	text := planText(t, p)
 	js, _ := json.Marshal(p)
 	for _, secret := range []string{"AKIAEXAMPLE", "s3-secret-value", "gha-token-value", "ctx-token-value"} {
-		if strings.Contains(buf.String()+string(js), secret) {
+		if strings.Contains(text+string(js), secret) {
 			t.Errorf("the plan shows %q", secret)
 		}
 		if !slices.Contains(cfg.SecretValues(), secret) {
@@ -268,7 +261,17 @@ func TestPlanRedactsCacheCredentials(t *testing.T) {
 	if from, to := p.Build.CacheEntries(); len(from) != 1 || len(to) != 2 {
 		t.Errorf("the build lost its cache entries: %q %q", from, to)
 	}
-	if !strings.Contains(buf.String(), "ghcr.io/acme/app:cache") {
-		t.Errorf("a bare cache-from reference is missing from the plan:\n%s", buf.String())
+	if !strings.Contains(text, "ghcr.io/acme/app:cache") {
+		t.Errorf("a bare cache-from reference is missing from the plan:\n%s", text)
 	}
+}
+
+// planText is the plan as WriteText prints it.
+func planText(t *testing.T, p *Plan) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := p.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
 }

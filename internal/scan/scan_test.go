@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -99,13 +100,7 @@ func writeLayout(t testing.TB, imgs map[string]v1.Image) *pipeline.BuildResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plats := slices.Sorted(func(yield func(string) bool) {
-		for k := range imgs {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	plats := slices.Sorted(maps.Keys(imgs))
 	built := &pipeline.BuildResult{LayoutDir: dir}
 	var adds []mutate.IndexAddendum
 	for _, plat := range plats {
