@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -117,8 +116,8 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	if err != nil {
 		return nil, err
 	}
-	if pub.Push && len(pub.Repositories) > 0 {
-		if err := s.Pusher.PushLayout(ctx, layout, res.Digest, pub.Repositories); err != nil {
+	if repo := pub.Primary(); repo != "" {
+		if err := s.Pusher.PushLayout(ctx, layout, res.Digest, []string{repo}); err != nil {
 			return nil, err
 		}
 	}
@@ -146,12 +145,8 @@ func (s *Stage) result(b *pipeline.BuildPlan, pub *pipeline.PublishPlan, layout 
 			md[exptypes.ExporterImageDescriptorKey] = json.RawMessage(raw)
 		}
 	}
-	if pub.Push {
-		var names []string
-		for _, r := range pub.Repositories {
-			names = append(names, r+"@"+dgst)
-		}
-		md[exptypes.ExporterImageNameKey] = strings.Join(names, ",")
+	if repo := pub.Primary(); repo != "" {
+		md[exptypes.ExporterImageNameKey] = repo + "@" + dgst
 	}
 	platforms, err := platformImages(layout, dgst)
 	if err != nil {

@@ -111,6 +111,24 @@ type PublishPlan struct {
 	Reason       string              `json:"reason,omitempty"` // why not pushing
 }
 
+// Primary is the repository the build pushes to and signing happens in;
+// "" when nothing is pushed.
+func (p *PublishPlan) Primary() string {
+	if !p.Push || len(p.Repositories) == 0 {
+		return ""
+	}
+	return p.Repositories[0]
+}
+
+// Copies are the other repositories the digest is copied to after
+// signing.
+func (p *PublishPlan) Copies() []string {
+	if !p.Push || len(p.Repositories) < 2 {
+		return nil
+	}
+	return p.Repositories[1:]
+}
+
 // ScanPlan is the vulnerability scan and gate.
 type ScanPlan struct {
 	Enabled       bool     `json:"enabled"`
@@ -160,6 +178,7 @@ const (
 	StageGate   Stage = "gate"
 	StageSign   Stage = "sign"
 	StageVerify Stage = "verify"
+	StageCopy   Stage = "copy"
 	StageTag    Stage = "tag"
 	StageReport Stage = "report"
 )
@@ -384,7 +403,7 @@ func (p *Plan) steps() []Step {
 		platforms = strings.Join(p.Build.Platforms, ", ")
 	}
 	if p.Publish.Push {
-		add(StageBuild, "build %s for %s and push by digest (no tag) to %s", p.Build.File, platforms, strings.Join(p.Publish.Repositories, ", "))
+		add(StageBuild, "build %s for %s and push by digest (no tag) to %s", p.Build.File, platforms, p.Publish.Primary())
 	} else {
 		add(StageBuild, "build %s for %s into %s (no push: %s)", p.Build.File, platforms, p.Build.OutputDir, p.Publish.Reason)
 	}
@@ -401,8 +420,15 @@ func (p *Plan) steps() []Step {
 		if p.Sign.Attest {
 			what += " and attest the SBOM and vulnerability report"
 		}
-		add(StageSign, "%s (%s) in %s", what, p.Sign.Mode, strings.Join(p.Publish.Repositories, ", "))
+		add(StageSign, "%s (%s) in %s", what, p.Sign.Mode, p.Publish.Primary())
 		add(StageVerify, "verify the signature before any tag moves")
+	}
+	if copies := p.Publish.Copies(); len(copies) > 0 {
+		what := "the digest"
+		if p.Sign.Enabled {
+			what += " with its signatures, then verify them there"
+		}
+		add(StageCopy, "copy %s to %s (missing blobs only)", what, strings.Join(copies, ", "))
 	}
 	if p.Publish.Push {
 		for _, repo := range p.Publish.Repositories {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -54,7 +55,7 @@ func TestPlanPushAndSteps(t *testing.T) {
 	for _, s := range p.Steps {
 		stages = append(stages, s.Stage)
 	}
-	want := []Stage{StageBuild, StageScan, StageGate, StageSign, StageVerify, StageTag, StageTag, StageReport}
+	want := []Stage{StageBuild, StageScan, StageGate, StageSign, StageVerify, StageCopy, StageTag, StageTag, StageReport}
 	if !slices.Equal(stages, want) {
 		t.Errorf("stages = %v, want %v", stages, want)
 	}
@@ -137,11 +138,14 @@ func (r *recorder) Build(context.Context, *BuildPlan, *PublishPlan) (*BuildResul
 func (r *recorder) Scan(context.Context, *ScanPlan, *BuildResult) (*ScanResult, error) {
 	return r.scan, r.hit("scan")
 }
-func (r *recorder) Sign(context.Context, *SignPlan, []string, *BuildResult, *ScanResult) error {
-	return r.hit("sign")
+func (r *recorder) Sign(_ context.Context, _ *SignPlan, repo string, _ *BuildResult, _ *ScanResult) (*SignResult, error) {
+	return &SignResult{Artifacts: []string{"sha256-abc.sig"}}, r.hit("sign " + repo)
 }
-func (r *recorder) Verify(context.Context, *SignPlan, []string, *BuildResult) error {
-	return r.hit("verify")
+func (r *recorder) Verify(_ context.Context, _ *SignPlan, repos []string, _ *BuildResult, _ *SignResult) error {
+	return r.hit("verify " + strings.Join(repos, ","))
+}
+func (r *recorder) Copy(_ context.Context, from string, to []string, _ *BuildResult, artifacts []string) error {
+	return r.hit("copy " + from + " " + strings.Join(to, ",") + " " + strings.Join(artifacts, ","))
 }
 func (r *recorder) Tag(_ context.Context, repo, digest string, _ []string) error {
 	return r.hit("tag " + repo + "@" + digest)
@@ -149,7 +153,7 @@ func (r *recorder) Tag(_ context.Context, repo, digest string, _ []string) error
 func (r *recorder) Notify(context.Context, *Plan, *Result) error { return r.hit("report") }
 
 func (r *recorder) stages() Stages {
-	return Stages{Builder: r, Scanner: r, Signer: r, Tagger: r, Notifier: r}
+	return Stages{Builder: r, Scanner: r, Signer: r, Copier: r, Tagger: r, Notifier: r}
 }
 
 func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
@@ -160,19 +164,33 @@ func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 	}
 	passed := &ScanResult{Passed: true}
 	r := &recorder{scan: passed}
-	if _, err := Run(context.Background(), p, r.stages()); err != nil {
+	res, err := Run(context.Background(), p, r.stages())
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"build", "scan", "sign", "verify", "tag ghcr.io/acme/app@sha256:abc", "tag registry.example.com:5000/acme/app@sha256:abc", "report"}
+	const a, b = "ghcr.io/acme/app", "registry.example.com:5000/acme/app"
+	want := []string{"build", "scan", "sign " + a, "verify " + a, "copy " + a + " " + b + " sha256-abc.sig", "verify " + b,
+		"tag " + a + "@sha256:abc", "tag " + b + "@sha256:abc", "report"}
 	if !slices.Equal(r.calls, want) {
 		t.Errorf("calls = %q, want %q", r.calls, want)
 	}
+	wantImages := []PublishedImage{
+		{Repository: a, Ref: a + "@sha256:abc", Tags: []string{a + ":main", a + ":sha-860c190"}},
+		{Repository: b, Ref: b + "@sha256:abc", Tags: []string{b + ":main"}},
+	}
+	if js, want := fmt.Sprint(res.Images), fmt.Sprint(wantImages); js != want {
+		t.Errorf("images = %s, want %s", js, want)
+	}
+	if sigs := res.Sign.Signatures; !slices.Equal(sigs, []string{b + ":sha256-abc.sig"}) || !res.Sign.Verified {
+		t.Errorf("sign result = %+v", res.Sign)
+	}
 
-	for _, fail := range []string{"build", "scan", "sign", "verify"} {
+	for fail, stage := range map[string]Stage{"build": StageBuild, "scan": StageScan, "sign " + a: StageSign, "verify " + a: StageVerify,
+		"copy " + a + " " + b + " sha256-abc.sig": StageCopy, "verify " + b: StageCopy} {
 		r := &recorder{scan: passed, failAt: fail}
 		_, err := Run(context.Background(), p, r.stages())
 		var se *errs.StageError
-		if !errors.As(err, &se) || se.Stage != fail || errs.ExitCode(err) != errs.ExitStageFail {
+		if !errors.As(err, &se) || se.Stage != string(stage) || errs.ExitCode(err) != errs.ExitStageFail {
 			t.Errorf("failing %s: got %v, want a stage error for it with exit 1", fail, err)
 		}
 		for _, c := range r.calls {

@@ -23,10 +23,19 @@ type Scanner interface {
 	Scan(ctx context.Context, s *ScanPlan, built *BuildResult) (*ScanResult, error)
 }
 
-// Signer signs, attests and verifies a digest in each repository.
+// Signer signs and attests the built digest in one repository, and
+// verifies what it signed in any repository holding a copy.
 type Signer interface {
-	Sign(ctx context.Context, s *SignPlan, repos []string, built *BuildResult, scanned *ScanResult) error
-	Verify(ctx context.Context, s *SignPlan, repos []string, built *BuildResult) error
+	Sign(ctx context.Context, s *SignPlan, repo string, built *BuildResult, scanned *ScanResult) (*SignResult, error)
+	Verify(ctx context.Context, s *SignPlan, repos []string, built *BuildResult, signed *SignResult) error
+}
+
+// Copier copies the built digest, and the signature and attestation
+// manifests tagged artifacts in from, to other repositories, by digest:
+// only blobs a destination lacks are uploaded, and inside one registry
+// they are mounted across repositories.
+type Copier interface {
+	Copy(ctx context.Context, from string, to []string, built *BuildResult, artifacts []string) error
 }
 
 // Tagger moves tags onto the digest, last.
@@ -44,47 +53,9 @@ type Stages struct {
 	Builder  Builder
 	Scanner  Scanner
 	Signer   Signer
+	Copier   Copier
 	Tagger   Tagger
 	Notifier Notifier
-}
-
-// BuildResult is what the build stage produced.
-type BuildResult struct {
-	Digest    string          `json:"digest"` // index (or manifest) digest; "" in a dry run
-	Platforms []PlatformImage `json:"platforms"`
-	LayoutDir string          `json:"layout-dir"` // local OCI layout of the result
-	// Metadata is what buildx writes to --metadata-file
-	// (containerimage.digest, containerimage.descriptor, image.name).
-	Metadata map[string]any `json:"metadata,omitempty"`
-	Duration time.Duration  `json:"duration"`
-	// Steps counts the Dockerfile steps, CachedSteps those served from cache.
-	Steps       int `json:"steps"`
-	CachedSteps int `json:"cached-steps"`
-}
-
-// PlatformImage is one platform's manifest.
-type PlatformImage struct {
-	Platform string `json:"platform"`
-	Digest   string `json:"digest"`
-	Size     int64  `json:"size"`
-}
-
-// ScanResult is the scan's verdict.
-type ScanResult struct {
-	Counts  map[string]int `json:"counts"`
-	Passed  bool           `json:"passed"`
-	Verdict string         `json:"verdict"`
-}
-
-// Result is what a run did.
-type Result struct {
-	DryRun bool         `json:"dry-run"`
-	Build  *BuildResult `json:"build,omitempty"`
-	Scan   *ScanResult  `json:"scan,omitempty"`
-	Done   []Step       `json:"done"`
-	// Failed is the step that failed and Error why; nil on success.
-	Failed *Step  `json:"failed,omitempty"`
-	Error  string `json:"error,omitempty"`
 }
 
 // reportTimeout bounds the report after the run was interrupted.
@@ -128,6 +99,9 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 	switch step.Stage {
 	case StageBuild:
 		r.Build, err = st.Builder.Build(ctx, &p.Build, &p.Publish)
+		if err == nil && p.Publish.Push {
+			r.published(p.Publish.Primary())
+		}
 	case StageScan:
 		r.Scan, err = st.Scanner.Scan(ctx, &p.Scan, r.Build)
 	case StageGate:
@@ -135,11 +109,19 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 			err = fmt.Errorf("%s; the digest was left untagged", r.Scan.Verdict)
 		}
 	case StageSign:
-		err = st.Signer.Sign(ctx, &p.Sign, p.Publish.Repositories, r.Build, r.Scan)
+		r.Sign, err = st.Signer.Sign(ctx, &p.Sign, p.Publish.Primary(), r.Build, r.Scan)
 	case StageVerify:
-		err = st.Signer.Verify(ctx, &p.Sign, p.Publish.Repositories, r.Build)
+		err = st.Signer.Verify(ctx, &p.Sign, []string{p.Publish.Primary()}, r.Build, r.Sign)
+		if err == nil && r.Sign != nil {
+			r.Sign.Verified = true
+		}
+	case StageCopy:
+		err = r.copy(ctx, p, st)
 	case StageTag:
 		err = st.Tagger.Tag(ctx, step.Repository, r.Build.Digest, p.Publish.Tags[step.Repository])
+		if err == nil {
+			r.tagged(step.Repository, p.Publish.Tags[step.Repository])
+		}
 	case StageReport:
 		err = st.Notifier.Notify(ctx, p, r)
 	default:
@@ -148,11 +130,52 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 	return err
 }
 
+// copy copies the digest and its signatures from the first repository
+// to the others, then verifies the signatures there before any tag moves.
+func (r *Result) copy(ctx context.Context, p *Plan, st Stages) error {
+	from, to := p.Publish.Primary(), p.Publish.Copies()
+	var artifacts []string
+	if r.Sign != nil {
+		artifacts = r.Sign.Artifacts
+	}
+	if err := st.Copier.Copy(ctx, from, to, r.Build, artifacts); err != nil {
+		return err
+	}
+	for _, repo := range to {
+		r.published(repo)
+		if r.Sign != nil {
+			for _, a := range artifacts {
+				r.Sign.Signatures = append(r.Sign.Signatures, repo+":"+a)
+			}
+		}
+	}
+	if p.Sign.Enabled {
+		if err := st.Signer.Verify(ctx, &p.Sign, to, r.Build, r.Sign); err != nil {
+			return fmt.Errorf("verifying the copied signatures: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r *Result) published(repo string) {
+	r.Images = append(r.Images, PublishedImage{Repository: repo, Ref: repo + "@" + r.Build.Digest, Tags: []string{}})
+}
+
+func (r *Result) tagged(repo string, tags []string) {
+	for i := range r.Images {
+		if r.Images[i].Repository == repo {
+			for _, t := range tags {
+				r.Images[i].Tags = append(r.Images[i].Tags, repo+":"+t)
+			}
+		}
+	}
+}
+
 // Nop returns stages that do nothing but say, on w, what they would do:
 // the --dry-run set, after ko's nopPublisher.
 func Nop(w io.Writer) Stages {
 	n := nop{w}
-	return Stages{Builder: n, Scanner: n, Signer: n, Tagger: n, Notifier: n}
+	return Stages{Builder: n, Scanner: n, Signer: n, Copier: n, Tagger: n, Notifier: n}
 }
 
 type nop struct{ w io.Writer }
@@ -162,7 +185,7 @@ func (n nop) say(format string, args ...any) { fmt.Fprintf(n.w, "  would "+forma
 func (n nop) Build(_ context.Context, b *BuildPlan, pub *PublishPlan) (*BuildResult, error) {
 	n.say("build %s (context %s) and keep an OCI layout under %s", b.File, b.Context, b.OutputDir)
 	if pub.Push {
-		n.say("push by digest to %v", pub.Repositories)
+		n.say("push by digest to %s", pub.Primary())
 	}
 	return &BuildResult{LayoutDir: b.OutputDir}, nil
 }
@@ -172,13 +195,18 @@ func (n nop) Scan(_ context.Context, s *ScanPlan, _ *BuildResult) (*ScanResult, 
 	return &ScanResult{Passed: true, Verdict: "not scanned (dry run)"}, nil
 }
 
-func (n nop) Sign(_ context.Context, s *SignPlan, repos []string, _ *BuildResult, _ *ScanResult) error {
-	n.say("sign (%s) in %v", s.Mode, repos)
+func (n nop) Sign(_ context.Context, s *SignPlan, repo string, _ *BuildResult, _ *ScanResult) (*SignResult, error) {
+	n.say("sign (%s) in %s", s.Mode, repo)
+	return &SignResult{Mode: s.Mode, TlogIndex: -1}, nil
+}
+
+func (n nop) Verify(_ context.Context, _ *SignPlan, repos []string, _ *BuildResult, _ *SignResult) error {
+	n.say("verify the signatures in %v", repos)
 	return nil
 }
 
-func (n nop) Verify(_ context.Context, s *SignPlan, repos []string, _ *BuildResult) error {
-	n.say("verify the signatures in %v", repos)
+func (n nop) Copy(_ context.Context, from string, to []string, _ *BuildResult, _ []string) error {
+	n.say("copy the digest and its signatures from %s to %v", from, to)
 	return nil
 }
 

@@ -42,20 +42,7 @@ const manifestAttempts = 4
 // attestation manifests (they carry a subject), and a build must leave no
 // tag at all.
 func (p *Publisher) PushLayout(ctx context.Context, dir, digest string, repos []string) error {
-	l, err := ocilayout.Open(dir)
-	if err != nil {
-		return err
-	}
-	t, err := l.Resolve(digest)
-	if err != nil {
-		return err
-	}
-	var c contents
-	if t.Index != nil {
-		err = c.addIndex(t.Index)
-	} else {
-		err = c.addImage(t.Image)
-	}
+	c, err := layoutContents(dir, digest)
 	if err != nil {
 		return err
 	}
@@ -81,6 +68,26 @@ func (p *Publisher) PushLayout(ctx context.Context, dir, digest string, repos []
 		})
 	}
 	return eg.Wait()
+}
+
+// layoutContents reads what pushing digest from the OCI layout at dir
+// uploads.
+func layoutContents(dir, digest string) (*contents, error) {
+	l, err := ocilayout.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	t, err := l.Resolve(digest)
+	if err != nil {
+		return nil, err
+	}
+	c := &contents{}
+	if t.Index != nil {
+		err = c.addIndex(t.Index)
+	} else {
+		err = c.addImage(t.Image)
+	}
+	return c, err
 }
 
 // manifestSource is an image or index manifest to PUT.

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -83,15 +82,6 @@ func DefaultCacheDir(runnerTemp string) (string, error) {
 		return "", errs.WrapInput("scan-cache-dir", err, "no user cache directory to default to; set scan-cache-dir")
 	}
 	return filepath.Join(dir, "slipway", "trivy"), nil
-}
-
-// DBInfo describes the vulnerability DB a scan used.
-type DBInfo struct {
-	Dir          string    `json:"dir"`
-	Downloaded   bool      `json:"downloaded"` // this scan downloaded it
-	UpdatedAt    time.Time `json:"updated-at"`
-	NextUpdate   time.Time `json:"next-update"`
-	DownloadedAt time.Time `json:"downloaded-at"`
 }
 
 func parseRepositories(repos []string) ([]name.Reference, error) {

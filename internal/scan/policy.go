@@ -133,22 +133,7 @@ func (p *policy) gate(ctx context.Context, filtered types.Report) (types.Report,
 	return r, nil
 }
 
-// Finding is one vulnerability of one package version, over every
-// platform image it was found in.
-type Finding struct {
-	ID        string   `json:"id"`
-	Severity  string   `json:"severity"`
-	Package   string   `json:"package"`
-	Installed string   `json:"installed"`
-	Fixed     string   `json:"fixed,omitempty"`
-	Status    string   `json:"status,omitempty"`
-	Title     string   `json:"title,omitempty"`
-	URL       string   `json:"url,omitempty"`
-	Path      string   `json:"path,omitempty"` // language packages: the file it came from
-	Platforms []string `json:"platforms,omitempty"`
-}
-
-func (f Finding) key() string {
+func findingKey(f Finding) string {
 	return strings.Join([]string{f.ID, f.Package, f.Installed, f.Path}, "\x00")
 }
 
@@ -167,7 +152,7 @@ func findings(reports []platformReport, pick func(platformReport) types.Report) 
 				if v.Status != dbTypes.StatusUnknown {
 					f.Status = v.Status.String()
 				}
-				if i, ok := byKey[f.key()]; ok {
+				if i, ok := byKey[findingKey(f)]; ok {
 					if pr.Platform != "" && !slices.Contains(out[i].Platforms, pr.Platform) {
 						out[i].Platforms = append(out[i].Platforms, pr.Platform)
 					}
@@ -176,7 +161,7 @@ func findings(reports []platformReport, pick func(platformReport) types.Report) 
 				if pr.Platform != "" {
 					f.Platforms = []string{pr.Platform}
 				}
-				byKey[f.key()] = len(out)
+				byKey[findingKey(f)] = len(out)
 				out = append(out, f)
 			}
 		}

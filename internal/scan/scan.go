@@ -119,43 +119,15 @@ type Stage struct {
 	Now func() time.Time
 }
 
-// Result is everything a scan found and wrote.
-type Result struct {
-	pipeline.ScanResult
-	// Threshold is the gate's severities, highest first.
-	Threshold []string `json:"threshold"`
-	// Blocking is the findings at the threshold that fail the gate,
-	// worst first (distinct over the platforms).
-	Blocking []Finding `json:"blocking"`
-	// Findings is every finding after the policy, worst first.
-	Findings []Finding `json:"findings"`
-	// Ignored counts the findings the ignore files left out; Unfixed
-	// those ignore-unfixed left out.
-	Ignored   int              `json:"ignored"`
-	Unfixed   int              `json:"unfixed"`
-	Platforms []PlatformResult `json:"platforms"`
-	Reports   []ReportFile     `json:"reports"`
-	DB        DBInfo           `json:"db"`
-	CacheDir  string           `json:"cache-dir"`
-	Duration  time.Duration    `json:"duration"`
-}
-
-// PlatformResult is one platform image's scan.
-type PlatformResult struct {
-	Platform string         `json:"platform"`
-	Digest   string         `json:"digest"`
-	Artifact string         `json:"artifact"`     // the name reports give it
-	OS       string         `json:"os,omitempty"` // e.g. "alpine 3.22.1"
-	Packages int            `json:"packages"`
-	Counts   map[string]int `json:"counts"`
-}
-
-// ReportFile is one written report.
-type ReportFile struct {
-	Format   string `json:"format"`
-	Platform string `json:"platform,omitempty"` // "" for a combined report
-	Path     string `json:"path"`
-}
+// The scan's result types are the pipeline's, so the report stage sees
+// everything the scan found.
+type (
+	Result         = pipeline.ScanResult
+	PlatformResult = pipeline.ScanPlatform
+	ReportFile     = pipeline.ReportFile
+	Finding        = pipeline.Finding
+	DBInfo         = pipeline.DBInfo
+)
 
 // platformReport is one platform's analysis and its filtered views.
 type platformReport struct {
@@ -173,13 +145,7 @@ var scanMu sync.Mutex
 // Scan scans every platform image of the build from its local OCI layout
 // and applies the gate (pipeline.Scanner).
 func (s *Stage) Scan(ctx context.Context, p *pipeline.ScanPlan, built *pipeline.BuildResult) (*pipeline.ScanResult, error) {
-	// TODO(scan): pipeline.ScanResult could carry Threshold, Ignored,
-	// Reports, Platforms and DB from Result for the report stage.
-	r, err := s.ScanLayout(ctx, p, built)
-	if err != nil {
-		return nil, err
-	}
-	return &r.ScanResult, nil
+	return s.ScanLayout(ctx, p, built)
 }
 
 // ScanLayout is Scan with the whole result.
@@ -231,7 +197,7 @@ func (s *Stage) CacheDir(p *pipeline.ScanPlan) (string, error) {
 func (s *Stage) run(ctx context.Context, p *pipeline.ScanPlan, targets func(context.Context) ([]target, error)) (*Result, error) {
 	start := time.Now()
 	if !p.Enabled {
-		return &Result{ScanResult: pipeline.ScanResult{Passed: true, Verdict: "not scanned (scan is false)"}}, nil
+		return &Result{Passed: true, Verdict: "not scanned (scan is false)"}, nil
 	}
 	if s.Now != nil {
 		ctx = clock.With(ctx, s.Now())

@@ -64,6 +64,7 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Builder:  builder,
 		Scanner:  &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: firstOr(prep.Plan.Publish.Repositories, "")},
 		Signer:   unavailable{"cosign signing"},
+		Copier:   &registry.Copier{Keychain: keychain},
 		Tagger:   &registry.Tagger{Keychain: keychain},
 		Notifier: &report.Notifier{Outputs: out, Log: log},
 	}, nil
@@ -92,11 +93,11 @@ func (u unavailable) err(input string) error {
 	return fmt.Errorf("%s is %w; set %s: false to run without it", u.what, errUnavailable, input)
 }
 
-func (u unavailable) Sign(context.Context, *pipeline.SignPlan, []string, *pipeline.BuildResult, *pipeline.ScanResult) error {
-	return u.err("sign")
+func (u unavailable) Sign(context.Context, *pipeline.SignPlan, string, *pipeline.BuildResult, *pipeline.ScanResult) (*pipeline.SignResult, error) {
+	return nil, u.err("sign")
 }
 
-func (u unavailable) Verify(context.Context, *pipeline.SignPlan, []string, *pipeline.BuildResult) error {
+func (u unavailable) Verify(context.Context, *pipeline.SignPlan, []string, *pipeline.BuildResult, *pipeline.SignResult) error {
 	return u.err("sign")
 }
 

@@ -1,0 +1,150 @@
+package pipeline
+
+import "time"
+
+// The result model: what each stage produced. The report renders it
+// (outputs, summary, comment, slipway-report.json); --output json prints it.
+
+// Result is what a run did.
+type Result struct {
+	DryRun bool         `json:"dry-run"`
+	Build  *BuildResult `json:"build,omitempty"`
+	Scan   *ScanResult  `json:"scan,omitempty"`
+	Sign   *SignResult  `json:"sign,omitempty"`
+	// Images is every repository the digest reached, with the tags moved
+	// there (empty until its tag step is done).
+	Images []PublishedImage `json:"images,omitempty"`
+	Done   []Step           `json:"done"`
+	// Warnings are things the run did not do and a user should know.
+	Warnings []string `json:"warnings,omitempty"`
+	// Failed is the step that failed and Error why; nil on success.
+	Failed *Step  `json:"failed,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// BuildResult is what the build stage produced.
+type BuildResult struct {
+	Digest    string          `json:"digest"` // index (or manifest) digest; "" in a dry run
+	Platforms []PlatformImage `json:"platforms"`
+	LayoutDir string          `json:"layout-dir"` // local OCI layout of the result
+	// Metadata is what buildx writes to --metadata-file
+	// (containerimage.digest, containerimage.descriptor, image.name).
+	Metadata map[string]any `json:"metadata,omitempty"`
+	Duration time.Duration  `json:"duration"`
+	// Steps counts the Dockerfile steps, CachedSteps those served from cache.
+	Steps       int `json:"steps"`
+	CachedSteps int `json:"cached-steps"`
+}
+
+// PlatformImage is one platform's manifest.
+type PlatformImage struct {
+	Platform string `json:"platform"`
+	Digest   string `json:"digest"`
+	Size     int64  `json:"size"`
+}
+
+// ScanResult is everything the scan found and wrote, and the gate's verdict.
+type ScanResult struct {
+	Counts  map[string]int `json:"counts"`
+	Passed  bool           `json:"passed"`
+	Verdict string         `json:"verdict"`
+	// Threshold is the gate's severities, highest first.
+	Threshold []string `json:"threshold"`
+	// Blocking is the findings at the threshold that fail the gate,
+	// worst first (distinct over the platforms).
+	Blocking []Finding `json:"blocking"`
+	// Findings is every finding after the policy, worst first.
+	Findings []Finding `json:"findings"`
+	// Ignored counts the findings the ignore files left out; Unfixed
+	// those ignore-unfixed left out.
+	Ignored   int            `json:"ignored"`
+	Unfixed   int            `json:"unfixed"`
+	Platforms []ScanPlatform `json:"platforms"`
+	Reports   []ReportFile   `json:"reports"`
+	DB        DBInfo         `json:"db"`
+	CacheDir  string         `json:"cache-dir"`
+	Duration  time.Duration  `json:"duration"`
+}
+
+// Finding is one vulnerability in one package.
+type Finding struct {
+	ID        string   `json:"id"`
+	Severity  string   `json:"severity"`
+	Package   string   `json:"package"`
+	Installed string   `json:"installed"`
+	Fixed     string   `json:"fixed,omitempty"`
+	Status    string   `json:"status,omitempty"`
+	Title     string   `json:"title,omitempty"`
+	URL       string   `json:"url,omitempty"`
+	Path      string   `json:"path,omitempty"` // language packages: the file it came from
+	Platforms []string `json:"platforms,omitempty"`
+}
+
+// ScanPlatform is one platform image's scan.
+type ScanPlatform struct {
+	Platform string         `json:"platform"`
+	Digest   string         `json:"digest"`
+	Artifact string         `json:"artifact"`     // the name reports give it
+	OS       string         `json:"os,omitempty"` // e.g. "alpine 3.22.1"
+	Packages int            `json:"packages"`
+	Counts   map[string]int `json:"counts"`
+}
+
+// ReportFile is one written report.
+type ReportFile struct {
+	Format   string `json:"format"`             // json, sarif, gitlab, cyclonedx, ...
+	Platform string `json:"platform,omitempty"` // "" for a combined report
+	Path     string `json:"path"`
+}
+
+// DBInfo is the vulnerability DB a scan used.
+type DBInfo struct {
+	Dir          string    `json:"dir"`
+	Downloaded   bool      `json:"downloaded"` // this scan downloaded it
+	UpdatedAt    time.Time `json:"updated-at"`
+	NextUpdate   time.Time `json:"next-update"`
+	DownloadedAt time.Time `json:"downloaded-at"`
+}
+
+// SignResult is what signing left in the registries.
+type SignResult struct {
+	Mode string `json:"mode"` // "key" or "keyless"
+	// Signed is every digest signed: the index and each platform image.
+	Signed []string `json:"signed"`
+	// Artifacts are the tags of cosign's signature and attestation
+	// manifests (sha256-<hex>.sig, .att) in the signing repository: what
+	// the copy step carries along with the image.
+	Artifacts []string `json:"artifacts"`
+	// Signatures are those manifests' references in every repository.
+	Signatures   []string      `json:"signatures"`
+	Attestations []Attestation `json:"attestations"`
+	// Identity is the signer: the key's public key fingerprint, or the
+	// certificate's subject and issuer for keyless.
+	Identity string `json:"identity,omitempty"`
+	// PublicKey is the PEM public key (key mode), for the verify command.
+	PublicKey string `json:"public-key,omitempty"`
+	// TlogIndex is the transparency log index of the signature, -1 when
+	// not uploaded.
+	TlogIndex int64 `json:"tlog-index"`
+	Verified  bool  `json:"verified"`
+	// VerifyCommand is the cosign command a user runs to check the
+	// signature; VerifyAttestationCommand the attestation's.
+	VerifyCommand            string `json:"verify-command"`
+	VerifyAttestationCommand string `json:"verify-attestation-command,omitempty"`
+}
+
+// Attestation is one in-toto attestation attached to a digest.
+type Attestation struct {
+	Type          string `json:"type"` // cosign's --type: cyclonedx, vuln
+	PredicateType string `json:"predicate-type"`
+	Subject       string `json:"subject"` // the digest it is about
+	Platform      string `json:"platform,omitempty"`
+	Path          string `json:"path,omitempty"` // the predicate's file
+}
+
+// PublishedImage is the digest in one repository.
+type PublishedImage struct {
+	Repository string   `json:"repository"`
+	Ref        string   `json:"ref"`  // repository@digest
+	Tags       []string `json:"tags"` // full references, once moved
+}
