@@ -67,6 +67,39 @@ type Context struct {
 	// DefaultImage is the image to use when the images input is empty,
 	// e.g. CI_REGISTRY_IMAGE on GitLab; empty when the platform has none.
 	DefaultImage string
+	// Forge is the code host whose API takes the sticky PR/MR comment.
+	Forge Forge
+}
+
+// Forge kinds.
+const (
+	ForgeGitHub = "github"
+	ForgeGitLab = "gitlab"
+)
+
+// Forge is the code host holding the repository and its change requests,
+// as far as the environment tells: where the report's sticky PR/MR comment
+// goes. The zero Forge is an unknown host (a local run, or Jenkins on a
+// host that is neither GitHub nor GitLab).
+type Forge struct {
+	// Kind is ForgeGitHub or ForgeGitLab; "" when unknown.
+	Kind string
+	// APIURL is the REST API's base URL: GITHUB_API_URL on GitHub,
+	// CI_API_V4_URL on GitLab; on Jenkins derived from CHANGE_URL or
+	// GIT_URL (https://api.github.com, https://<host>/api/v3 for GitHub
+	// Enterprise, https://<host>/api/v4 for GitLab).
+	APIURL string
+	// Project is the repository in the API: "owner/name" on GitHub; on
+	// GitLab the id (CI_MERGE_REQUEST_PROJECT_ID, the merge request's
+	// target project, else CI_PROJECT_ID) or the full path.
+	Project string
+	// Token authenticates GitHub API calls: the github-token input, else
+	// GITHUB_TOKEN. It is a secret: never print it. GitLab's is the
+	// gitlab-token input, which the report is given directly.
+	Token string
+	// JobToken says, on GitLab, that CI_JOB_TOKEN is set: it can read
+	// but not post merge request notes.
+	JobToken bool
 }
 
 // RegistryCredential is a login for one registry host.

@@ -19,6 +19,8 @@ const (
 // dotenv file GitLab's artifacts:reports:dotenv reads; on Jenkins and
 // locally a file to source) and appends the summary to
 // <dir>/slipway-summary.md. GitLab, Jenkins and the local provider share it.
+// `slipway run` does not write through it: its report (internal/report)
+// renders and writes both files itself, on every provider.
 type fileOutputs struct {
 	dir string
 

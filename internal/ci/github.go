@@ -65,6 +65,10 @@ func (p *githubProvider) Context(ctx context.Context, warn func(string)) (*Conte
 	}
 	p.classify(c, ev)
 	c.Repository = p.repository(ctx, ev, warn)
+	c.Forge = Forge{
+		Kind: ForgeGitHub, APIURL: p.apiURL(), Token: p.token(),
+		Project: firstNonEmpty(env.Get("GITHUB_REPOSITORY"), ev.Repository.FullName),
+	}
 	if token := p.token(); token != "" {
 		// GitHub's token logs in to ghcr.io as any user name; the actor
 		// is what docker/login-action uses.
@@ -187,7 +191,7 @@ func (p *githubProvider) fetchRepository(ctx context.Context, name string) (Repo
 // apiClient returns a go-github client for GITHUB_API_URL, authenticated
 // with the token when there is one (public repositories need none).
 func (p *githubProvider) apiClient() (*github.Client, error) {
-	apiURL := firstNonEmpty(p.opts.Env.Get("GITHUB_API_URL"), defaultGitHubAPIURL)
+	apiURL := p.apiURL()
 	base, err := url.Parse(strings.TrimSuffix(apiURL, "/") + "/")
 	if err != nil {
 		return nil, fmt.Errorf("parsing GITHUB_API_URL %q: %w", apiURL, err)
@@ -198,6 +202,11 @@ func (p *githubProvider) apiClient() (*github.Client, error) {
 	}
 	client.BaseURL = base
 	return client, nil
+}
+
+// apiURL is GITHUB_API_URL, else https://api.github.com.
+func (p *githubProvider) apiURL() string {
+	return strings.TrimSuffix(firstNonEmpty(p.opts.Env.Get("GITHUB_API_URL"), defaultGitHubAPIURL), "/")
 }
 
 // token is the github-token input, else GITHUB_TOKEN.

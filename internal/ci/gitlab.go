@@ -3,6 +3,7 @@ package ci
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // gitlabProvider reads a GitLab CI job from its predefined CI_* variables
@@ -54,7 +55,26 @@ func (p *gitlabProvider) Context(_ context.Context, warn func(string)) (*Context
 	if err := p.classify(c); err != nil {
 		return nil, err
 	}
+	c.Forge = p.forge(c)
 	return c, nil
+}
+
+// forge is the GitLab instance's REST API: CI_API_V4_URL (else
+// CI_SERVER_URL/api/v4), and the project that holds the merge request.
+func (p *gitlabProvider) forge(c *Context) Forge {
+	env := p.env
+	api := env.Get("CI_API_V4_URL")
+	if api == "" && env.Get("CI_SERVER_URL") != "" {
+		api = strings.TrimSuffix(env.Get("CI_SERVER_URL"), "/") + "/api/v4"
+	}
+	project := firstNonEmpty(env.Get("CI_PROJECT_ID"), env.Get("CI_PROJECT_PATH"))
+	if c.PRNumber != 0 {
+		project = firstNonEmpty(env.Get("CI_MERGE_REQUEST_PROJECT_ID"), project)
+	}
+	return Forge{
+		Kind: ForgeGitLab, APIURL: strings.TrimSuffix(api, "/"), Project: project,
+		JobToken: env.Get("CI_JOB_TOKEN") != "",
+	}
 }
 
 // classify sets the event and ref fields from CI_PIPELINE_SOURCE and the

@@ -3,6 +3,7 @@ package ci
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path"
 	"strings"
 )
@@ -11,12 +12,13 @@ import (
 // and multibranch pipelines set. A change request (a PR build of a
 // multibranch job, BRANCH_NAME=PR-<n>) has CHANGE_ID; a tag build TAG_NAME.
 type jenkinsProvider struct {
-	env Env
-	out *fileOutputs
+	env         Env
+	githubToken string // the github-token input
+	out         *fileOutputs
 }
 
 func newJenkins(opts Options) *jenkinsProvider {
-	return &jenkinsProvider{env: opts.Env, out: newFileOutputs(opts.OutputDir)}
+	return &jenkinsProvider{env: opts.Env, githubToken: opts.GitHubToken, out: newFileOutputs(opts.OutputDir)}
 }
 
 // Name implements Provider.
@@ -39,6 +41,7 @@ func (p *jenkinsProvider) Context(context.Context, func(string)) (*Context, erro
 		RunURL:     env.Get("BUILD_URL"),
 		Actor:      env.Get("CHANGE_AUTHOR"),
 		Repository: p.repository(),
+		Forge:      p.forge(),
 	}
 	if err := p.classify(c); err != nil {
 		return nil, err
@@ -97,6 +100,40 @@ func (p *jenkinsProvider) repository() Repository {
 		web = repoURLFromChangeURL(env.Get("CHANGE_URL"))
 	}
 	return Repository{Name: name, URL: web}
+}
+
+// forge recognises the code host from CHANGE_URL, else GIT_URL: GitHub
+// for a pull request URL (/pull/<n>) or github.com, GitLab for a merge
+// request URL (/-/merge_requests/<n>), gitlab.com or a host named gitlab.
+// Its API is https://api.github.com on github.com, https://<host>/api/v3
+// on GitHub Enterprise Server and https://<host>/api/v4 on GitLab. The
+// GitHub token is the github-token input, else GITHUB_TOKEN.
+func (p *jenkinsProvider) forge() Forge {
+	env := p.env
+	change := env.Get("CHANGE_URL")
+	web := repoURLFromChangeURL(change)
+	if web == "" {
+		_, web = parseGitRemote(env.Get("GIT_URL"))
+	}
+	u, err := url.Parse(web)
+	if web == "" || err != nil || u.Host == "" {
+		return Forge{}
+	}
+	host := strings.ToLower(u.Hostname())
+	f := Forge{Project: strings.Trim(u.Path, "/")}
+	switch {
+	case strings.Contains(change, "/-/merge_requests/"), host == "gitlab.com", strings.Contains(host, "gitlab"):
+		f.Kind, f.APIURL = ForgeGitLab, u.Scheme+"://"+u.Host+"/api/v4"
+	case strings.Contains(change, "/pull/"), host == "github.com":
+		f.Kind, f.APIURL = ForgeGitHub, u.Scheme+"://"+u.Host+"/api/v3"
+		if host == "github.com" {
+			f.APIURL = defaultGitHubAPIURL
+		}
+		f.Token = firstNonEmpty(p.githubToken, env.Get("GITHUB_TOKEN"))
+	default:
+		return Forge{}
+	}
+	return f
 }
 
 // changePaths are the path elements that separate a repository's web URL

@@ -18,10 +18,11 @@ package config
 //	secret:"true"     never printed; masked in CI logs
 //	enum:"a|b|c"      allowed values
 //	desc:"..."        one-line description (action.yml, README, --help)
+//	action:"..."      action.yml's default when it is not the default (${{ github.token }})
 type Config struct {
 	// CI
 	CI          string `input:"ci" default:"auto" enum:"auto|github|gitlab|jenkins|local" desc:"CI platform to read the context from; auto detects it"`
-	GitHubToken string `input:"github-token" secret:"true" desc:"Token for the GitHub API (repository metadata, PR comment); defaults to GITHUB_TOKEN"`
+	GitHubToken string `input:"github-token" secret:"true" action:"${{ github.token }}" desc:"Token for the GitHub API (repository metadata, PR comment); defaults to GITHUB_TOKEN"`
 	GitLabToken string `input:"gitlab-token" secret:"true" desc:"Token for the GitLab API (MR note); CI_JOB_TOKEN cannot post notes"`
 	OutputDir   string `input:"output-dir" default:".slipway" desc:"Directory for the OCI layout, reports and machine-readable results"`
 
@@ -75,12 +76,13 @@ type Config struct {
 	ScanSkipDBUpdate bool     `input:"scan-skip-db-update" default:"false" desc:"Use the vulnerability DB in the cache without updating it"`
 
 	// Sign (sigstore/cosign)
-	Sign       string `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
-	CosignKey  string `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
-	FulcioURL  string `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
-	RekorURL   string `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
-	TlogUpload bool   `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
-	Attest     bool   `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
+	Sign        string `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
+	CosignKey   string `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
+	FulcioURL   string `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
+	RekorURL    string `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
+	TlogUpload  bool   `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
+	TrustedRoot string `input:"trusted-root" desc:"Sigstore trusted_root.json to verify keyless signatures with, for a private Fulcio and Rekor (default: the public instance's, through TUF)"`
+	Attest      bool   `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
 
 	// Report
 	Comment string `input:"comment" default:"auto" enum:"auto|always|never" desc:"Sticky PR/MR comment: auto comments on pull requests when allowed"`

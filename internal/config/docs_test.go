@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the README's inputs table")
+var update = flag.Bool("update", false, "rewrite the README's inputs table and action.yml's inputs")
 
 // The README's inputs table is generated from Config; this keeps it so.
 func TestReadmeInputsTable(t *testing.T) {

@@ -29,7 +29,10 @@ type Input struct {
 	// source gives the input, before its default.
 	EnvDefault string
 	Desc       string
-	field      int // index in Config
+	// actionDefault is the default action.yml declares when it is not
+	// Default (the `action` tag); see ActionDefault.
+	actionDefault string
+	field         int // index in Config
 }
 
 // EnvName is the SLIPWAY_* variable of the input: upper-cased, hyphens
@@ -68,7 +71,8 @@ func Inputs() []Input {
 				Desc:    f.Tag.Get("desc"),
 				field:   i,
 
-				EnvDefault: f.Tag.Get("envdefault"),
+				EnvDefault:    f.Tag.Get("envdefault"),
+				actionDefault: f.Tag.Get("action"),
 			}
 			if e := f.Tag.Get("enum"); e != "" {
 				in.Enum = strings.Split(e, "|")

@@ -93,14 +93,18 @@ func Load(opts Options) (*Loaded, error) {
 		set(name, v, FromFlag)
 	}
 	for _, in := range Inputs() {
-		if v, ok := opts.Env.Lookup(in.EnvName()); ok {
+		// An empty variable is not given: a CI template maps each of its
+		// inputs to SLIPWAY_*, the ones left empty included.
+		if v, ok := opts.Env.Lookup(in.EnvName()); ok && v != "" {
 			set(in.Name, v, FromEnv)
 		}
 	}
 	for _, in := range Inputs() {
 		// @actions/core treats an empty input as not given; GitHub sets
-		// INPUT_* for every input declared in action.yml.
-		if v, ok := opts.Env.Lookup(in.GitHubEnvName()); ok && v != "" {
+		// INPUT_* for every input declared in action.yml, to action.yml's
+		// default when the step does not give it: a value equal to the
+		// default is not given either, so that a config file still applies.
+		if v, ok := opts.Env.Lookup(in.GitHubEnvName()); ok && v != "" && v != in.Default {
 			set(in.Name, v, FromGitHub)
 		}
 	}
@@ -134,7 +138,7 @@ func Load(opts Options) (*Loaded, error) {
 	if l.Now, err = sourceDateEpoch(opts.Env); err != nil {
 		return nil, err
 	}
-	for _, k := range []string{"ACTIONS_ID_TOKEN_REQUEST_URL", "SIGSTORE_ID_TOKEN"} {
+	for _, k := range []string{EnvGitHubTokenURL, EnvSigstoreIDToken} {
 		if v, ok := opts.Env.Lookup(k); ok && v != "" {
 			l.OIDC = true
 		}
@@ -225,12 +229,18 @@ func nodeValue(in Input, v *yaml.Node) (string, error) {
 	}
 }
 
+// ResultEnvPrefix starts the names of the variables slipway.env passes to
+// later GitLab jobs (SLIPWAY_RESULT_DIGEST, ...): no input has that prefix,
+// and they are not warned about, so a later slipway job is not configured
+// by an earlier one's results.
+const ResultEnvPrefix = "SLIPWAY_RESULT_"
+
 func warnUnknownInputs(env Env, warn func(string)) {
 	var unknown []string
 	for _, kv := range env.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		for _, p := range []string{"INPUT_", "SLIPWAY_"} {
-			if !strings.HasPrefix(k, p) || k == p+"CONFIG" {
+			if !strings.HasPrefix(k, p) || k == p+"CONFIG" || strings.HasPrefix(k, ResultEnvPrefix) {
 				continue
 			}
 			name := strings.ToLower(strings.TrimPrefix(k, p))

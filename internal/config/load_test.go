@@ -44,6 +44,8 @@ progress: plain
 		"INPUT_PUSH":        "", // GitHub sets every declared input; empty is "not given"
 		"SLIPWAY_PROGRESS":  "tty",
 		"INPUT_UNKNOWN-ONE": "x",
+		// An earlier GitLab job's slipway.env: no input, no warning.
+		"SLIPWAY_RESULT_TAGS": "ghcr.io/acme/app:v1",
 	})
 	var warnings []string
 	l, err := Load(Options{

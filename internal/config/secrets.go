@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/slipway-ci/slipway/internal/csvlist"
@@ -126,9 +127,15 @@ func (l *Loaded) GHACache() (c GHACache, ok bool) {
 
 // ResolvedBuildArgs returns the build arguments as a map. A bare NAME
 // takes its value from the environment, as buildx does, and is left out
-// when the variable is not set.
+// when the variable is not set. SOURCE_DATE_EPOCH in the environment
+// becomes a build argument unless one is given, as buildx does: BuildKit
+// then stamps the image with it, so an unchanged source builds the same
+// image.
 func (l *Loaded) ResolvedBuildArgs() map[string]string {
 	out := map[string]string{}
+	if !l.Now.IsZero() {
+		out["SOURCE_DATE_EPOCH"] = strconv.FormatInt(l.Now.Unix(), 10)
+	}
 	for _, a := range l.BuildArgs {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {

@@ -337,5 +337,8 @@ func (l *Loaded) SecretValues() []string {
 	}
 	gha, _ := l.GHACache()
 	add(gha.Token)
+	for _, v := range l.signingSecrets() {
+		add(v)
+	}
 	return out
 }

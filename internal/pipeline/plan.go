@@ -379,15 +379,21 @@ func (p *Plan) planSign(cfg *config.Config, oidc, canSign bool) error {
 
 func (p *Plan) planReport(cfg *config.Config, c *ci.Context) {
 	r := ReportPlan{Outputs: true, Summary: true, OutputDir: cfg.OutputDir}
+	change := fmt.Sprintf("pull request #%d", c.PRNumber)
+	if c.Forge.Kind == ci.ForgeGitLab {
+		change = fmt.Sprintf("merge request !%d", c.PRNumber)
+	}
 	switch {
 	case cfg.Comment == "never":
 		r.Comment = "off (comment is never)"
+	case c.PRNumber == 0 && c.Event == ci.EventBranchPush && c.Branch != "" && c.Forge.Kind != "":
+		r.Comment = fmt.Sprintf("update the sticky comment of an open change request from %s, if one has it (none is created)", c.Branch)
 	case c.PRNumber == 0:
 		r.Comment = "off (not a pull request)"
 	case c.Fork && cfg.Comment == "auto":
 		r.Comment = "off (a pull request from a fork gets a read-only token; the summary says so)"
 	default:
-		r.Comment = fmt.Sprintf("off for pull request #%d (the sticky comment is not in this version yet)", c.PRNumber)
+		r.Comment = "sticky comment on " + change
 	}
 	p.Report = r
 }
@@ -424,11 +430,11 @@ func (p *Plan) steps() []Step {
 		add(StageVerify, "verify the signature before any tag moves")
 	}
 	if copies := p.Publish.Copies(); len(copies) > 0 {
-		what := "the digest"
 		if p.Sign.Enabled {
-			what += " with its signatures, then verify them there"
+			add(StageCopy, "copy the digest with its signatures to %s (missing blobs only), then verify them there", strings.Join(copies, ", "))
+		} else {
+			add(StageCopy, "copy the digest to %s (missing blobs only)", strings.Join(copies, ", "))
 		}
-		add(StageCopy, "copy %s to %s (missing blobs only)", what, strings.Join(copies, ", "))
 	}
 	if p.Publish.Push {
 		for _, repo := range p.Publish.Repositories {

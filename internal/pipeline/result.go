@@ -63,7 +63,10 @@ type ScanResult struct {
 	Reports   []ReportFile   `json:"reports"`
 	DB        DBInfo         `json:"db"`
 	CacheDir  string         `json:"cache-dir"`
-	Duration  time.Duration  `json:"duration"`
+	// Scanner is the scanner and its version, e.g. "trivy v0.70.0".
+	Scanner   string        `json:"scanner"`
+	StartedAt time.Time     `json:"started-at"`
+	Duration  time.Duration `json:"duration"`
 }
 
 // Finding is one vulnerability in one package.

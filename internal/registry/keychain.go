@@ -6,11 +6,15 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
+	ecr "github.com/awslabs/amazon-ecr-credential-helper/ecr-login"
+	"github.com/chrismellard/docker-credential-acr-env/pkg/credhelper"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/google"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/slipway-ci/slipway/internal/ci"
@@ -20,9 +24,11 @@ import (
 type Credential = ci.RegistryCredential
 
 // Keychain resolves registry credentials, first match wins: explicit
-// registry-auth inputs, then what the CI platform hands the job, then the
-// Docker config (DOCKER_CONFIG, ~/.docker/config.json, credential
-// helpers), else anonymous.
+// registry-auth inputs, then what the CI platform hands the job (GHCR with
+// GITHUB_TOKEN, GitLab's CI_REGISTRY_*), then the Docker config
+// (DOCKER_CONFIG, ~/.docker/config.json, credential helpers), then the
+// cloud keychains ko uses, each only for its own registries (ECR, GCR and
+// Artifact Registry, ACR), else anonymous.
 type Keychain struct {
 	explicit []Credential
 	fallback authn.Keychain
@@ -30,11 +36,11 @@ type Keychain struct {
 
 // NewKeychain builds the keychain from credentials, first match wins:
 // the registry-auth input's first, then the platform's. fallback is
-// consulted for any other host; nil means authn.DefaultKeychain.
+// consulted for any other host; nil means DefaultFallback.
 func NewKeychain(creds []Credential, fallback authn.Keychain) *Keychain {
 	k := &Keychain{fallback: fallback}
 	if k.fallback == nil {
-		k.fallback = authn.DefaultKeychain
+		k.fallback = DefaultFallback
 	}
 	for _, c := range creds {
 		c.Registry = normalizeHost(c.Registry)
@@ -42,6 +48,17 @@ func NewKeychain(creds []Credential, fallback authn.Keychain) *Keychain {
 	}
 	return k
 }
+
+// DefaultFallback is the keychain after the explicit credentials: the
+// Docker config, then ko's cloud keychains. Each cloud helper answers only
+// for its provider's registry hosts (*.amazonaws.com, gcr.io and
+// *.pkg.dev, *.azurecr.io) and anonymous otherwise.
+var DefaultFallback = authn.NewMultiKeychain(
+	authn.DefaultKeychain,
+	google.Keychain,
+	authn.NewKeychainFromHelper(ecr.NewECRHelper(ecr.WithLogger(io.Discard))),
+	authn.NewKeychainFromHelper(credhelper.NewACRCredentialsHelper()),
+)
 
 // normalizeHost maps Docker Hub's aliases onto the name
 // go-containerregistry uses for it.
@@ -91,7 +108,7 @@ func (k *Keychain) Describe(host string) string {
 	if err != nil || a == authn.Anonymous {
 		return "anonymous (no credential found)"
 	}
-	return "the Docker config (DOCKER_CONFIG or ~/.docker/config.json)"
+	return "the Docker config (DOCKER_CONFIG or ~/.docker/config.json) or a cloud keychain"
 }
 
 // Secrets returns every password the keychain holds, for masking.

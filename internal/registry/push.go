@@ -50,7 +50,7 @@ func (p *Publisher) PushLayout(ctx context.Context, dir, digest string, repos []
 	if jobs <= 0 {
 		jobs = 4
 	}
-	pusher, err := remote.NewPusher(remote.WithContext(ctx), remote.WithAuthFromKeychain(p.Keychain))
+	pusher, err := remote.NewPusher(remoteOptions(ctx, p.Keychain)...)
 	if err != nil {
 		return err
 	}
@@ -245,5 +245,21 @@ func (r *manifestWriter) put(ctx context.Context, m manifestSource) error {
 		case <-time.After(wait):
 		}
 		delay *= 2
+	}
+}
+
+// retryBackoff bounds go-containerregistry's retries of one request: 4
+// tries, 0.5 s then doubling.
+var retryBackoff = remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: manifestAttempts}
+
+// remoteOptions are the options of every registry request slipway makes
+// through go-containerregistry: the keychain, and bounded retries of
+// timeouts, 429 and 5xx answers as well as of transient network errors.
+func remoteOptions(ctx context.Context, k authn.Keychain) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx), remote.WithAuthFromKeychain(k),
+		remote.WithRetryBackoff(retryBackoff),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
 	}
 }

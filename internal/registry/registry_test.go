@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -64,7 +63,7 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestPushLayoutByDigestOnly(t *testing.T) {
-	f := &flaky{next: ggcrregistry.New()}
+	f := &flaky{next: quietRegistry()}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")

@@ -1,118 +1,154 @@
 // Package report tells the people and machines that started a run what it
-// did: step outputs, a summary, machine-readable files.
+// did, from the result model (pipeline.Plan and pipeline.Result):
+//
+//   - on GitHub, step outputs and the job summary (through ci.Outputs);
+//   - on every provider, under the output directory: slipway-report.json
+//     (File), slipway-summary.md (the job summary's Markdown) and
+//     slipway.env (Dotenv, for GitLab's artifacts:reports:dotenv; on
+//     Jenkins and locally a file to source);
+//   - a sticky comment on the pull request (GitHub) or merge request
+//     (GitLab), also from Jenkins for a change request of a repository on
+//     either (see comment.go);
+//   - a readable summary on the log (stderr) at the end of the run.
 package report
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"path/filepath"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/meta"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
-// Notifier writes the run's outputs through the CI platform and a short
-// summary on Log.
+// apiTimeout bounds one API call when Notifier.HTTPClient is nil.
+const apiTimeout = 10 * time.Second
+
+// Notifier reports a run. Every field but Outputs and Log may be left
+// empty: no CI context means no comment, no metadata no metadata outputs.
 type Notifier struct {
+	// Outputs receives the step outputs and the job summary on GitHub.
+	// On GitLab, Jenkins and locally it is not written to: the files the
+	// report writes under the output directory are the outputs there
+	// (ci's file outputs would write the same two files).
 	Outputs ci.Outputs
-	Log     io.Writer
+	// Log receives the readable summary (stderr).
+	Log io.Writer
+	// CI is the run's context: provider, change request, and the code
+	// host (Forge) that takes the comment.
+	CI *ci.Context
+	// Meta is the metadata step's result, for metadata-action's outputs.
+	Meta *meta.Result
+	// Comment is the comment input: auto (the default when empty),
+	// always or never.
+	Comment string
+	// GitLabToken is the gitlab-token input (a secret), for MR notes.
+	GitLabToken string
+	// HTTPClient calls the GitHub or GitLab API; nil means a client with
+	// a 10 s timeout.
+	HTTPClient *http.Client
 }
 
 // Notify implements pipeline.Notifier. It runs after a failed step too.
-func (n *Notifier) Notify(_ context.Context, p *pipeline.Plan, r *pipeline.Result) error {
-	outputs := [][2]string{}
-	if b := r.Build; b != nil {
-		md, err := json.Marshal(b.Metadata)
-		if err != nil {
-			return err
-		}
-		outputs = append(outputs, [2]string{"digest", b.Digest}, [2]string{"metadata", string(md)})
-		fmt.Fprintf(n.Log, "\nslipway: built %s in %s, %d of %d steps cached\n", b.Digest, b.Duration.Round(1e7), b.CachedSteps, b.Steps)
-		for _, pi := range b.Platforms {
-			fmt.Fprintf(n.Log, "  %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
-		}
-		if p.Publish.Push {
-			for _, repo := range p.Publish.Repositories {
-				fmt.Fprintf(n.Log, "  pushed %s@%s", repo, b.Digest)
-				if tags := p.Publish.Tags[repo]; len(tags) > 0 && stepDone(r, repo) {
-					fmt.Fprintf(n.Log, " tagged %s", strings.Join(tags, ", "))
-				}
-				fmt.Fprintln(n.Log)
-			}
-		}
-		fmt.Fprintf(n.Log, "  OCI layout: %s\n", b.LayoutDir)
+// A comment that could not be posted is a warning of the result, never an
+// error; failing to write an output or a file is an error.
+func (n *Notifier) Notify(ctx context.Context, p *pipeline.Plan, r *pipeline.Result) error {
+	id, err := imageID(r.Build)
+	if err != nil {
+		fmt.Fprintf(n.Log, "warning: the imageid output is the index digest: %v\n", err)
 	}
-	if s := r.Scan; s != nil {
-		for _, sev := range []string{"critical", "high", "medium", "low", "unknown"} {
-			outputs = append(outputs, [2]string{"vulnerabilities-" + sev, fmt.Sprint(s.Counts[strings.ToUpper(sev)])})
-		}
-		fmt.Fprintf(n.Log, "  scan: %s\n", s.Verdict)
+	f := newFacts(r, id)
+	// The comment first, so that the summary can say why there is none.
+	mark := marker(p)
+	cs, note := n.comment(ctx, p, mark+"\n"+Markdown(p, r, CommentLimit-utf8.RuneCountInString(mark)-1))
+	if note != "" {
+		r.Warnings = append(r.Warnings, note)
 	}
-	if r.Failed != nil {
-		fmt.Fprintf(n.Log, "  failed at %s: %s\n", r.Failed.Stage, r.Error)
+	md := Markdown(p, r, CommentLimit)
+	dir := p.Report.OutputDir
+	if dir == "" {
+		dir = ci.DefaultOutputDir
+	}
+	reportPath := filepath.Join(dir, ReportFile)
+	var errs []error
+	if err := writeFiles(dir, newFile(p, r, f, cs), md, Dotenv(p, r, reportPath, f)); err != nil {
+		errs = append(errs, err)
+	}
+	if n.CI != nil && n.CI.Provider == ci.NameGitHub && n.Outputs != nil {
+		errs = append(errs, n.github(r, f, p.Publish.Primary(), reportPath, md))
+	}
+	n.logSummary(p, r, cs, dir)
+	return errors.Join(errs...)
+}
+
+// github sets the step outputs and adds the job summary.
+func (n *Notifier) github(r *pipeline.Result, f facts, primary, reportPath, md string) error {
+	outputs, err := stepOutputs(r, n.Meta, f, primary, reportPath)
+	if err != nil {
+		return err
 	}
 	for _, kv := range outputs {
 		if err := n.Outputs.SetOutput(kv[0], kv[1]); err != nil {
 			return fmt.Errorf("setting output %s: %w", kv[0], err)
 		}
 	}
-	if err := n.Outputs.AddSummary(summary(p, r)); err != nil {
+	if err := n.Outputs.AddSummary(md); err != nil {
 		fmt.Fprintf(n.Log, "warning: writing the job summary: %v\n", err)
 	}
 	return nil
 }
 
-// summary is the job summary in Markdown: what was built, where it went,
-// the scan's verdict, and a failure if there was one.
-func summary(p *pipeline.Plan, r *pipeline.Result) string {
+// logSummary writes the readable summary on the log.
+func (n *Notifier) logSummary(p *pipeline.Plan, r *pipeline.Result, cs CommentStatus, dir string) {
 	var b strings.Builder
-	b.WriteString("## slipway\n\n")
 	if r.Failed != nil {
-		fmt.Fprintf(&b, "**Failed at %s:** %s\n\n", r.Failed.Stage, r.Error)
+		fmt.Fprintf(&b, "\nslipway: failed at %s: %s\n", r.Failed.Stage, r.Error)
+	} else {
+		b.WriteString("\nslipway: passed\n")
 	}
 	if bd := r.Build; bd != nil {
-		fmt.Fprintf(&b, "Built `%s` in %s (%d of %d steps cached).\n\n", bd.Digest, bd.Duration.Round(1e7), bd.CachedSteps, bd.Steps)
-		b.WriteString("| platform | digest | size |\n|---|---|---|\n")
+		fmt.Fprintf(&b, "  built %s in %s, %d of %d steps cached\n", bd.Digest, duration(bd.Duration), bd.CachedSteps, bd.Steps)
 		for _, pi := range bd.Platforms {
-			fmt.Fprintf(&b, "| %s | `%s` | %s |\n", pi.Platform, pi.Digest, humanSize(pi.Size))
+			fmt.Fprintf(&b, "    %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
 		}
-		b.WriteString("\n")
-		for _, repo := range p.Publish.Repositories {
-			if p.Publish.Push {
-				fmt.Fprintf(&b, "- `%s@%s`", repo, bd.Digest)
-				if tags := p.Publish.Tags[repo]; len(tags) > 0 && stepDone(r, repo) {
-					fmt.Fprintf(&b, " tagged `%s`", strings.Join(tags, "`, `"))
-				}
-				b.WriteString("\n")
+		for _, img := range r.Images {
+			fmt.Fprintf(&b, "  pushed %s", img.Ref)
+			if len(img.Tags) > 0 {
+				fmt.Fprintf(&b, " tagged %s", strings.Join(img.Tags, ", "))
 			}
+			b.WriteString("\n")
 		}
+		fmt.Fprintf(&b, "  OCI layout: %s\n", bd.LayoutDir)
 	}
 	if s := r.Scan; s != nil {
-		fmt.Fprintf(&b, "\nScan: %s\n", s.Verdict)
+		var counts []string
+		for _, sev := range severities {
+			counts = append(counts, fmt.Sprintf("%d %s", s.Counts[sev], strings.ToLower(sev)))
+		}
+		fmt.Fprintf(&b, "  scan: %s (%s)\n", s.Verdict, strings.Join(counts, ", "))
 	}
-	return b.String()
-}
-
-func stepDone(r *pipeline.Result, repo string) bool {
-	for _, s := range r.Done {
-		if s.Stage == pipeline.StageTag && s.Repository == repo {
-			return true
+	if s := r.Sign; s != nil {
+		fmt.Fprintf(&b, "  signed (%s), verified: %t\n", s.Mode, s.Verified)
+		if s.VerifyCommand != "" {
+			fmt.Fprintf(&b, "  verify: %s\n", s.VerifyCommand)
 		}
 	}
-	return false
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+	switch cs.Action {
+	case "created", "updated":
+		fmt.Fprintf(&b, "  comment %s on %s %s\n", cs.Action, cs.Target, cs.URL)
+	case "failed":
+		fmt.Fprintf(&b, "  comment failed: %s\n", cs.Reason)
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "  warning: %s\n", w)
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	fmt.Fprintf(&b, "  report: %s, %s, %s\n", filepath.Join(dir, ReportFile), filepath.Join(dir, SummaryFile), filepath.Join(dir, DotenvFile))
+	io.WriteString(n.Log, b.String())
 }

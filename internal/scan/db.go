@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,7 +13,6 @@ import (
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
 	"github.com/aquasecurity/trivy/pkg/db"
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
-	"github.com/aquasecurity/trivy/pkg/flag"
 	"github.com/aquasecurity/trivy/pkg/javadb"
 
 	"github.com/slipway-ci/slipway/internal/errs"
@@ -68,7 +66,9 @@ func (e *DBError) Unwrap() []error {
 // DefaultDBRepositories are Trivy's own vulnerability DB repositories, in
 // the CLI's order (mirror.gcr.io, then ghcr.io): the --db-repository
 // default of Trivy's flag package.
-func DefaultDBRepositories() []string { return slices.Clone(flag.DBRepositoryFlag.Default) }
+func DefaultDBRepositories() []string {
+	return []string{db.DefaultGCRRepository, db.DefaultGHCRRepository}
+}
 
 // DefaultCacheDir is where the DB and the analysis cache live when
 // scan-cache-dir is not set: <runnerTemp>/slipway-trivy when the caller
@@ -142,7 +142,7 @@ func openDB(ctx context.Context, cacheDir string, repos []string, skipUpdate boo
 		return fail(false, fmt.Errorf("opening %s: %w", db.Path(dbDir), err))
 	}
 
-	javaRepos, err := parseRepositories(flag.JavaDBRepositoryFlag.Default)
+	javaRepos, err := parseRepositories([]string{javadb.DefaultGCRRepository, javadb.DefaultGHCRRepository})
 	if err != nil {
 		return info, err
 	}

@@ -288,6 +288,7 @@ func (s *Stage) run(ctx context.Context, p *pipeline.ScanPlan, targets func(cont
 	}
 	res.Passed, res.Verdict = pol.verdict(res.Counts, res.Blocking, res.Ignored, res.Unfixed, p.TrivyIgnores)
 
+	res.Scanner, res.StartedAt = "trivy "+trivyVersion(), startedAt
 	if res.Reports, err = s.writeReports(ctx, reports, pol, startedAt); err != nil {
 		return nil, err
 	}

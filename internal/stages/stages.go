@@ -7,23 +7,25 @@ package stages
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 
+	rekor "github.com/sigstore/rekor/pkg/client"
+	rekorclient "github.com/sigstore/rekor/pkg/generated/client"
 	"github.com/sirupsen/logrus"
 
 	"github.com/slipway-ci/slipway/internal/build"
 	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/report"
 	"github.com/slipway-ci/slipway/internal/scan"
+	"github.com/slipway-ci/slipway/internal/sign"
 )
 
-// CanSign says whether New's stages include a signer: cosign signing is
-// the next stage to land. Plans are made knowing it (pipeline.Inputs).
-const CanSign = false
+// CanSign says whether New's stages include a signer. Plans are made
+// knowing it (pipeline.Inputs).
+const CanSign = true
 
 // New returns the stages of a real run of prep. log receives progress.
 func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
@@ -45,6 +47,10 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	for _, s := range keychain.Secrets() {
 		out.Mask(s)
 	}
+	signer, err := newSigner(prep, keychain, log)
+	if err != nil {
+		return pipeline.Stages{}, err
+	}
 	gha, _ := cfg.GHACache()
 	sel := build.Selection{
 		Builder:       cfg.Builder,
@@ -63,10 +69,10 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	return pipeline.Stages{
 		Builder:  builder,
 		Scanner:  &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: firstOr(prep.Plan.Publish.Repositories, "")},
-		Signer:   unavailable{"cosign signing"},
+		Signer:   signer,
 		Copier:   &registry.Copier{Keychain: keychain},
 		Tagger:   &registry.Tagger{Keychain: keychain},
-		Notifier: &report.Notifier{Outputs: out, Log: log},
+		Notifier: &report.Notifier{Outputs: out, Log: log, CI: prep.CI, Meta: prep.Meta, Comment: cfg.Comment, GitLabToken: cfg.GitLabToken},
 	}, nil
 }
 
@@ -83,22 +89,45 @@ func (b grouped) Build(ctx context.Context, p *pipeline.BuildPlan, pub *pipeline
 	return b.Builder.Build(ctx, p, pub)
 }
 
-// unavailable is a stage this version of slipway does not have yet: it
-// fails the run (before any tag moves) saying how to go without it.
-type unavailable struct{ what string }
-
-var errUnavailable = errors.New("not in this version of slipway")
-
-func (u unavailable) err(input string) error {
-	return fmt.Errorf("%s is %w; set %s: false to run without it", u.what, errUnavailable, input)
-}
-
-func (u unavailable) Sign(context.Context, *pipeline.SignPlan, string, *pipeline.BuildResult, *pipeline.ScanResult) (*pipeline.SignResult, error) {
-	return nil, u.err("sign")
-}
-
-func (u unavailable) Verify(context.Context, *pipeline.SignPlan, []string, *pipeline.BuildResult, *pipeline.SignResult) error {
-	return u.err("sign")
+// newSigner is the sign stage for the plan's mode: a key (file, env://,
+// KMS) or keyless (an OIDC token from SIGSTORE_ID_TOKEN or GitHub's token
+// endpoint, a certificate from Fulcio).
+func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, log io.Writer) (*sign.Stage, error) {
+	cfg := prep.Config
+	st := &sign.Stage{
+		Keychain: keychain, OutputDir: cfg.OutputDir, Log: log,
+		Rekor: func(url string) (*rekorclient.Rekor, error) { return rekor.GetRekorClient(url) },
+	}
+	switch prep.Plan.Sign.Mode {
+	case "key":
+		key, err := cfg.SigningKey()
+		if err != nil {
+			return nil, err
+		}
+		st.Identity = sign.Key{Key: key}
+		// A key file or env:// PEM is decrypted now, before anything is
+		// built: a wrong COSIGN_PASSWORD is bad input. A KMS key is
+		// reached at the sign step.
+		if key.PEM != nil {
+			signer, err := st.Identity.Signer(context.Background())
+			if err != nil {
+				return nil, errs.WrapInput("cosign-key", err, "cannot use the key %q (expected a cosign private key and its password in COSIGN_PASSWORD)", key.Ref)
+			}
+			st.Identity = sign.Resolved(signer, st.Identity.Describe())
+		}
+	case "keyless":
+		o := cfg.OIDCSource()
+		tok := sign.StaticToken(o.Token)
+		if o.Token == "" {
+			tok = sign.GitHubToken(o.RequestURL, o.RequestToken, nil)
+		}
+		st.Identity = sign.Keyless{FulcioURL: cfg.FulcioURL, Token: tok}
+		st.Trust = sign.PublicGood()
+		if cfg.TrustedRoot != "" {
+			st.Trust = sign.TrustedRootFile(cfg.TrustedRoot)
+		}
+	}
+	return st, nil
 }
 
 func firstOr(s []string, def string) string {

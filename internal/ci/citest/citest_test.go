@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -59,5 +60,41 @@ func TestLoadExamplesMissing(t *testing.T) {
 	_, err := loadExamplesFrom(t.TempDir())
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("err = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestGitHubAPI(t *testing.T) {
+	api := LoadGitHubAPI(t)
+	op, err := api.Check("PATCH", "/repos/o/r/issues/comments/12", nil, []byte(`{"body":"x"}`))
+	if err != nil || op.ID != "issues/update-comment" {
+		t.Errorf("PATCH a comment: operation %q, error %v; want issues/update-comment and none", op.ID, err)
+	}
+	op, err = api.Check("GET", "/repos/o/r/issues/7/comments", map[string][]string{"per_page": {"100"}, "page": {"2"}}, nil)
+	if err != nil || op.ID != "issues/list-comments" {
+		t.Errorf("GET comments: operation %q, error %v; want issues/list-comments and none", op.ID, err)
+	}
+	// The literal "comments" wins over {issue_number}.
+	if op, _ := api.Operation("GET", "/repos/o/r/issues/comments"); op.ID != "issues/list-comments-for-repo" {
+		t.Errorf("GET /repos/o/r/issues/comments = %q, want issues/list-comments-for-repo", op.ID)
+	}
+	for name, tt := range map[string]struct {
+		method, path string
+		query        map[string][]string
+		body         string
+		want         string
+	}{
+		"unknown path":          {"GET", "/repos/o/r/nope/1", nil, "", "no such operation"},
+		"wrong method":          {"PUT", "/repos/o/r/issues/7/comments", nil, `{"body":"x"}`, "no such operation"},
+		"unknown query":         {"GET", "/repos/o/r/issues/7/comments", map[string][]string{"perpage": {"100"}}, "", `query parameter "perpage"`},
+		"no body":               {"POST", "/repos/o/r/issues/7/comments", nil, "", "no request body"},
+		"missing body field":    {"POST", "/repos/o/r/issues/7/comments", nil, `{"text":"x"}`, `required field "body"`},
+		"body is not an object": {"PATCH", "/repos/o/r/issues/comments/12", nil, `"x"`, "not a JSON object"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := api.Check(tt.method, tt.path, tt.query, []byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Check = %v, want an error containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,145 @@
+package registry
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// recorder logs a registry's requests; it answers 429 to the first blob
+// upload it sees when throttle is set.
+type recorder struct {
+	next     http.Handler
+	mu       sync.Mutex
+	reqs     []string
+	throttle bool
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req.Method+" "+req.URL.Path+"?"+req.URL.RawQuery)
+	throttle := r.throttle && req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/blobs/uploads/")
+	if throttle {
+		r.throttle = false
+	}
+	r.mu.Unlock()
+	if throttle {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "slow down", http.StatusTooManyRequests)
+		return
+	}
+	r.next.ServeHTTP(w, req)
+}
+
+func (r *recorder) count(pred func(string) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, s := range r.reqs {
+		if pred(s) {
+			n++
+		}
+	}
+	return n
+}
+
+// The copy takes the image from the local layout: inside the source's
+// registry no blob is uploaded again; another registry gets them uploaded
+// (a 429 retried); cosign's artifact manifests come along.
+func TestCopy(t *testing.T) {
+	a := &recorder{next: quietRegistry()}
+	b := &recorder{next: quietRegistry(), throttle: true}
+	srvA, srvB := httptest.NewServer(a), httptest.NewServer(b)
+	defer srvA.Close()
+	defer srvB.Close()
+	hostA, hostB := strings.TrimPrefix(srvA.URL, "http://"), strings.TrimPrefix(srvB.URL, "http://")
+
+	idx, err := random.Index(512, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	dgst, _ := idx.Digest()
+	ctx := context.Background()
+	k := NewKeychain(nil, authn.NewMultiKeychain())
+	src := hostA + "/team/app"
+	if err := (&Publisher{Keychain: k}).PushLayout(ctx, dir, dgst.String(), []string{src}); err != nil {
+		t.Fatal(err)
+	}
+	// A cosign-style artifact tagged next to it.
+	sigTag := "sha256-" + dgst.Hex + ".sig"
+	sig, _ := random.Image(64, 1)
+	if err := remote.Write(mustRef(t, src+":"+sigTag), sig); err != nil {
+		t.Fatal(err)
+	}
+
+	sameReg, otherReg := hostA+"/mirror/app", hostB+"/acme/app"
+	built := &pipeline.BuildResult{Digest: dgst.String(), LayoutDir: dir}
+	if err := (&Copier{Keychain: k}).Copy(ctx, src, []string{sameReg, otherReg}, built, []string{sigTag}); err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range []string{sameReg, otherReg} {
+		got, err := remote.Index(mustRef(t, repo+"@"+dgst.String()))
+		if err != nil {
+			t.Fatalf("%s: %v", repo, err)
+		}
+		if gd, _ := got.Digest(); gd != dgst {
+			t.Errorf("%s has %s", repo, gd)
+		}
+		if _, err := remote.Head(mustRef(t, repo+":"+sigTag)); err != nil {
+			t.Errorf("%s lacks the signature manifest: %v", repo, err)
+		}
+		tags, _ := remote.List(mustRef(t, repo+":x").Context())
+		if len(tags) != 1 || tags[0] != sigTag {
+			t.Errorf("%s tags = %q, want only the signature's", repo, tags)
+		}
+	}
+	// go-containerregistry's registry keeps one blob store for all its
+	// repositories, so the copy finds every blob there and uploads none
+	// (the cross-repository mount is shown against the distribution
+	// registry in cmd/slipway's e2e tests).
+	if n := a.count(func(s string) bool {
+		return strings.HasPrefix(s, "PATCH /v2/mirror/app/") || strings.HasPrefix(s, "PUT /v2/mirror/app/blobs/")
+	}); n != 0 {
+		t.Errorf("inside one registry: %d blob uploads, want none", n)
+	}
+	if n := b.count(func(s string) bool { return strings.HasPrefix(s, "POST /v2/acme/app/blobs/uploads/") }); n < 2 {
+		t.Errorf("the other registry saw %d upload starts, want the throttled one retried", n)
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// quietRegistry is go-containerregistry's in-memory registry, not logging.
+func quietRegistry() http.Handler {
+	return ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+}

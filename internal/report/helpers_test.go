@@ -1,0 +1,226 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/meta"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata")
+
+// testdata is the absolute testdata directory: tests change directory.
+var testdata, _ = filepath.Abs("testdata")
+
+// outputs records what a Notifier writes to the CI platform.
+type outputs struct {
+	set     map[string]string
+	keys    []string
+	summary string
+}
+
+func newOutputs() *outputs { return &outputs{set: map[string]string{}} }
+
+func (o *outputs) SetOutput(name, value string) error {
+	if _, ok := o.set[name]; !ok {
+		o.keys = append(o.keys, name)
+	}
+	o.set[name] = value
+	return nil
+}
+func (o *outputs) AddSummary(md string) error { o.summary += md; return nil }
+func (o *outputs) Mask(string)                {}
+
+const (
+	digest  = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	amd64   = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	arm64   = "sha256:3333333333333333333333333333333333333333333333333333333333333333"
+	ghcr    = "ghcr.io/acme/app"
+	quay    = "quay.io/acme/app"
+	headSHA = "0123456789abcdef0123456789abcdef01234567"
+	runURL  = "https://github.com/acme/app/actions/runs/42"
+)
+
+// fixedPlan is the plan of a pull request build of ghcr.io/acme/app and
+// quay.io/acme/app for two platforms, scanned, gated on CRITICAL and
+// signed keyless (push: true).
+func fixedPlan() *pipeline.Plan {
+	tags := []string{"pr-7", "sha-0123456"}
+	return &pipeline.Plan{
+		CI: pipeline.CIPlan{
+			Provider: ci.NameGitHub, Event: string(ci.EventPullRequest), EventName: "pull_request",
+			Ref: "refs/pull/7/merge", SHA: headSHA, Branch: "feature/login", PR: 7, BaseRef: "main",
+			DefaultBranch: "main", Repository: "acme/app", RunURL: runURL,
+		},
+		Metadata: pipeline.MetadataPlan{
+			Version: meta.Version{Main: "pr-7", Partial: []string{}},
+			Tags:    []string{ghcr + ":pr-7", ghcr + ":sha-0123456", quay + ":pr-7", quay + ":sha-0123456"},
+			Labels:  map[string]string{"org.opencontainers.image.revision": headSHA}, Annotations: []string{},
+		},
+		Build: pipeline.BuildPlan{Context: ".", File: "Dockerfile", Platforms: []string{"linux/amd64", "linux/arm64"}, OutputDir: ".slipway"},
+		Publish: pipeline.PublishPlan{
+			Push: true, Repositories: []string{ghcr, quay}, Registries: []string{"ghcr.io", "quay.io"},
+			Tags: map[string][]string{ghcr: tags, quay: tags},
+		},
+		Scan:   pipeline.ScanPlan{Enabled: true, Severity: []string{"CRITICAL"}, Fail: true},
+		Sign:   pipeline.SignPlan{Enabled: true, Mode: "keyless", TlogUpload: true, Attest: true},
+		Report: pipeline.ReportPlan{Outputs: true, Summary: true, Comment: "sticky comment on pull request #7", OutputDir: ".slipway"},
+		Steps: []pipeline.Step{
+			{Stage: pipeline.StageBuild, Action: "build"}, {Stage: pipeline.StageScan, Action: "scan"},
+			{Stage: pipeline.StageGate, Action: "gate"}, {Stage: pipeline.StageSign, Action: "sign"},
+			{Stage: pipeline.StageVerify, Action: "verify"}, {Stage: pipeline.StageCopy, Action: "copy"},
+			{Stage: pipeline.StageTag, Action: "tag", Repository: ghcr}, {Stage: pipeline.StageTag, Action: "tag", Repository: quay},
+			{Stage: pipeline.StageReport, Action: "report"},
+		},
+	}
+}
+
+var (
+	critical = pipeline.Finding{
+		ID: "CVE-2024-0001", Severity: "CRITICAL", Package: "openssl", Installed: "3.0.1-r0", Fixed: "3.0.2-r0",
+		Title: "a | pipe <b>and</b> HTML", URL: "https://avd.aquasec.com/nvd/cve-2024-0001", Platforms: []string{"linux/amd64", "linux/arm64"},
+	}
+	high = pipeline.Finding{
+		ID: "GHSA-xxxx-yyyy-zzzz", Severity: "HIGH", Package: "golang.org/x/net", Installed: "v0.1.0", Fixed: "v0.7.0",
+		Path: "usr/bin/app", Platforms: []string{"linux/amd64"},
+	}
+	medium = pipeline.Finding{
+		ID: "CVE-2023-0002", Severity: "MEDIUM", Package: "busybox", Installed: "1.36.1-r0", Status: "affected",
+		Platforms: []string{"linux/arm64"},
+	}
+)
+
+// fixedResult is a run of fixedPlan that passed: every step done.
+func fixedResult(p *pipeline.Plan) *pipeline.Result {
+	r := &pipeline.Result{
+		Build: &pipeline.BuildResult{
+			Digest: digest, LayoutDir: ".slipway/oci",
+			Platforms: []pipeline.PlatformImage{{Platform: "linux/amd64", Digest: amd64, Size: 3 << 20}, {Platform: "linux/arm64", Digest: arm64, Size: 2<<20 + 512<<10}},
+			Metadata:  map[string]any{"containerimage.digest": digest, "image.name": ghcr + "@" + digest},
+			Duration:  83 * time.Second, Steps: 8, CachedSteps: 6,
+		},
+		Scan: &pipeline.ScanResult{
+			Counts: map[string]int{"CRITICAL": 0, "HIGH": 1, "MEDIUM": 1, "LOW": 4, "UNKNOWN": 0}, Passed: true,
+			Verdict: "gate passed: no CRITICAL vulnerability", Threshold: []string{"CRITICAL"},
+			Blocking: []pipeline.Finding{}, Findings: []pipeline.Finding{high, medium}, Ignored: 2, Unfixed: 0,
+			Platforms: []pipeline.ScanPlatform{
+				{Platform: "linux/amd64", Digest: amd64, Artifact: ghcr + "@" + amd64, OS: "alpine 3.22.1", Packages: 20, Counts: map[string]int{"HIGH": 1}},
+				{Platform: "linux/arm64", Digest: arm64, Artifact: ghcr + "@" + arm64, OS: "alpine 3.22.1", Packages: 20, Counts: map[string]int{"MEDIUM": 1}},
+			},
+			Reports: []pipeline.ReportFile{
+				{Format: "json", Path: ".slipway/trivy-report.json"},
+				{Format: "sarif", Path: ".slipway/trivy-results.sarif"},
+				{Format: "gitlab", Path: ".slipway/gl-container-scanning-report.json"},
+				{Format: "cyclonedx", Platform: "linux/amd64", Path: ".slipway/sbom-linux-amd64.cdx.json"},
+				{Format: "cyclonedx", Platform: "linux/arm64", Path: ".slipway/sbom-linux-arm64.cdx.json"},
+			},
+			DB: pipeline.DBInfo{
+				Dir: "/cache/trivy/db", UpdatedAt: time.Date(2025, 6, 1, 6, 0, 0, 0, time.UTC),
+				NextUpdate: time.Date(2025, 6, 2, 6, 0, 0, 0, time.UTC), DownloadedAt: time.Date(2025, 6, 1, 7, 0, 0, 0, time.UTC),
+			},
+			CacheDir: "/cache/trivy", Duration: 12 * time.Second,
+		},
+		Sign: &pipeline.SignResult{
+			Mode: "keyless", Signed: []string{digest, amd64, arm64},
+			Artifacts:  []string{"sha256-1111111111111111111111111111111111111111111111111111111111111111.sig", "sha256-1111111111111111111111111111111111111111111111111111111111111111.att"},
+			Signatures: []string{ghcr + ":sha256-1111111111111111111111111111111111111111111111111111111111111111.sig", quay + ":sha256-1111111111111111111111111111111111111111111111111111111111111111.sig"},
+			Attestations: []pipeline.Attestation{
+				{Type: "cyclonedx", PredicateType: "https://cyclonedx.org/bom", Subject: amd64, Platform: "linux/amd64", Path: ".slipway/sbom-linux-amd64.cdx.json"},
+				{Type: "vuln", PredicateType: "https://cosign.sigstore.dev/attestation/vuln/v1", Subject: digest},
+			},
+			Identity:                 "https://github.com/acme/app/.github/workflows/ci.yml@refs/pull/7/merge (https://token.actions.githubusercontent.com)",
+			TlogIndex:                123456789,
+			Verified:                 true,
+			VerifyCommand:            "cosign verify --certificate-identity=https://github.com/acme/app/.github/workflows/ci.yml@refs/pull/7/merge --certificate-oidc-issuer=https://token.actions.githubusercontent.com " + ghcr + "@" + digest,
+			VerifyAttestationCommand: "cosign verify-attestation --type=cyclonedx --certificate-identity=https://github.com/acme/app/.github/workflows/ci.yml@refs/pull/7/merge --certificate-oidc-issuer=https://token.actions.githubusercontent.com " + ghcr + "@" + digest,
+		},
+		Images: []pipeline.PublishedImage{
+			{Repository: ghcr, Ref: ghcr + "@" + digest, Tags: []string{ghcr + ":pr-7", ghcr + ":sha-0123456"}},
+			{Repository: quay, Ref: quay + "@" + digest, Tags: []string{quay + ":pr-7", quay + ":sha-0123456"}},
+		},
+		Warnings: []string{"cache export to type=gha failed: 429 Too Many Requests (the build went on without it)"},
+	}
+	r.Done = append(r.Done, p.Steps[:len(p.Steps)-1]...)
+	return r
+}
+
+// failedResult is a run of fixedPlan whose gate failed on a CRITICAL: no
+// signature, no tag moved.
+func failedResult(p *pipeline.Plan) *pipeline.Result {
+	r := fixedResult(p)
+	r.Scan.Counts["CRITICAL"] = 1
+	r.Scan.Passed = false
+	r.Scan.Verdict = "gate failed: 1 CRITICAL"
+	r.Scan.Blocking = []pipeline.Finding{critical}
+	r.Scan.Findings = []pipeline.Finding{critical, high, medium}
+	r.Sign = nil
+	r.Images = []pipeline.PublishedImage{{Repository: ghcr, Ref: ghcr + "@" + digest, Tags: []string{}}}
+	r.Warnings = nil
+	r.Done = p.Steps[:2]
+	r.Failed = &p.Steps[2]
+	r.Error = "gate: gate failed: 1 CRITICAL; the digest was left untagged"
+	return r
+}
+
+// golden compares got with testdata/<name>, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join(testdata, name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./internal/report -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test ./internal/report -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// readFile returns the content of path, failing the test when it cannot.
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// notify runs n on p and r in a fresh working directory (the output
+// directory .slipway is relative to it) and returns the log. It fails the
+// test when Notify returns an error.
+func notify(t *testing.T, n *Notifier, p *pipeline.Plan, r *pipeline.Result) string {
+	t.Helper()
+	t.Chdir(t.TempDir())
+	var log bytes.Buffer
+	n.Log = &log
+	if err := n.Notify(context.Background(), p, r); err != nil {
+		t.Fatalf("Notify: %v\nlog:\n%s", err, log.String())
+	}
+	return log.String()
+}
+
+func assertContains(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, s)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/meta"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// stepOutputs lists the GitHub step outputs of a run, in order:
+//
+//   - digest, imageid (see imageID), metadata (buildx's metadata file);
+//   - version, tags, tag-names, labels, annotations, json: metadata-action's,
+//     as meta.Result.Outputs makes them (`slipway meta` sets the same;
+//     `slipway run` sets them here only, once);
+//   - vulnerabilities-critical, -high, -medium, -low, -unknown;
+//   - sbom and sarif (the scan's files, one per line), report (the path of
+//     slipway-report.json);
+//   - signature (the reference of the digest's signature manifest in the
+//     repository signed in), attestations (the references of the
+//     attestation manifests there, one per line), verify-command; every
+//     signature and attestation is in slipway-report.json.
+//
+// An output whose stage did not run is left unset.
+func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary, reportPath string) ([][2]string, error) {
+	var out [][2]string
+	add := func(k, v string) { out = append(out, [2]string{k, v}) }
+	if b := r.Build; b != nil {
+		js, err := json.Marshal(b.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the build metadata: %w", err)
+		}
+		add("digest", b.Digest)
+		add("imageid", f.imageID)
+		add("metadata", string(js))
+	}
+	if md != nil {
+		kvs, err := md.Outputs()
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range kvs {
+			add(kv.Key, kv.Value)
+		}
+	}
+	if s := r.Scan; s != nil {
+		for _, sev := range severities {
+			add("vulnerabilities-"+strings.ToLower(sev), fmt.Sprint(s.Counts[sev]))
+		}
+		add("sbom", strings.Join(f.sbom, "\n"))
+		add("sarif", strings.Join(f.sarif, "\n"))
+	}
+	add("report", reportPath)
+	if s := r.Sign; s != nil {
+		add("signature", f.signature)
+		add("attestations", strings.Join(attestationRefs(s, primary), "\n"))
+		add("verify-command", s.VerifyCommand)
+	}
+	return out, nil
+}
+
+// attestationRefs are the references of the attestation manifests
+// (sha256-<hex>.att) in the repository signed in.
+func attestationRefs(s *pipeline.SignResult, repo string) []string {
+	var refs []string
+	for _, a := range s.Artifacts {
+		if strings.HasSuffix(a, ".att") && repo != "" {
+			refs = append(refs, repo+":"+a)
+		}
+	}
+	return refs
+}

@@ -1,0 +1,365 @@
+// Package sign signs, attests and verifies the built digest with cosign
+// v2 as a library: key-based (a key file, a PEM in an environment variable
+// or a KMS key) or keyless (an OIDC token exchanged at Fulcio for a
+// short-lived certificate), optionally recorded in Rekor.
+//
+// What it writes is what the cosign CLI writes and reads: a
+// "sha256-<hex>.sig" manifest per signed digest (the index and each
+// platform image, as cosign sign --recursive) and one "sha256-<hex>.att"
+// manifest on the index holding in-toto attestations of the CycloneDX
+// SBOM of each platform and the vulnerability report, so `cosign verify`
+// and `cosign verify-attestation` check them as they are.
+//
+// Signing is by digest only, and re-running it is idempotent: a signature
+// the same key already made over the same payload is not added again, and
+// an attestation replaces the previous one of its type and platform.
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
+	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci/static"
+	"github.com/sigstore/rekor/pkg/generated/client"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
+
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// PublicKeyFile is the public key of a key-based run, under the output
+// dir, for the verify command.
+const PublicKeyFile = "cosign.pub"
+
+// Stage is the sign stage: a pipeline.Signer.
+type Stage struct {
+	// Keychain authenticates to the registries (the one the build used).
+	Keychain authn.Keychain
+	// Identity gives the signer: a Key, or Keyless.
+	Identity Identity
+	// Trust verifies keyless signatures (Fulcio roots, Rekor and CT log
+	// keys); nil for key-based signing.
+	Trust TrustSource
+	// Rekor returns the transparency log client when the plan uploads.
+	Rekor func(url string) (*client.Rekor, error)
+	// OutputDir receives cosign.pub (key mode).
+	OutputDir string
+	// Log takes progress lines (stderr).
+	Log io.Writer
+
+	signer *Signer // resolved once per run
+}
+
+// Signer is a resolved signing identity.
+type Signer struct {
+	signature.SignerVerifier
+	// Cert and Chain are the PEM certificate and its chain (keyless).
+	Cert, Chain []byte
+	// Subject and Issuer name a keyless certificate's identity.
+	Subject, Issuer string
+}
+
+// Identity resolves the signer.
+type Identity interface {
+	Signer(ctx context.Context) (*Signer, error)
+	// Describe names the identity for messages, never a secret.
+	Describe() string
+}
+
+func (s *Stage) logf(format string, args ...any) {
+	if s.Log != nil {
+		fmt.Fprintf(s.Log, format+"\n", args...)
+	}
+}
+
+func (s *Stage) remoteOpts(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(s.Keychain)}
+}
+
+// Sign implements pipeline.Signer: it signs the digest and every platform
+// image in repo, then attests the scan's SBOMs and vulnerability report on
+// the digest.
+func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, repo string, built *pipeline.BuildResult, scanned *pipeline.ScanResult) (*pipeline.SignResult, error) {
+	if built == nil || built.Digest == "" {
+		return nil, errors.New("nothing to sign: the build left no digest")
+	}
+	r, err := name.NewRepository(repo)
+	if err != nil {
+		return nil, fmt.Errorf("repository %q: %w", repo, err)
+	}
+	sv, err := s.Identity.Signer(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the signer (%s): %w", s.Identity.Describe(), err)
+	}
+	s.signer = sv
+	var rekor *client.Rekor
+	if p.TlogUpload {
+		if rekor, err = s.Rekor(p.RekorURL); err != nil {
+			return nil, fmt.Errorf("rekor client for %s: %w", p.RekorURL, err)
+		}
+	}
+	res := &pipeline.SignResult{Mode: p.Mode, TlogIndex: -1, Signatures: []string{}, Artifacts: []string{}, Attestations: []pipeline.Attestation{}}
+	digests := []string{built.Digest}
+	for _, pi := range built.Platforms {
+		if pi.Digest != built.Digest {
+			digests = append(digests, pi.Digest)
+		}
+	}
+	for _, d := range digests {
+		ref := r.Digest(d)
+		idx, err := s.signDigest(ctx, ref, sv, rekor)
+		if err != nil {
+			return nil, fmt.Errorf("signing %s: %w", ref, err)
+		}
+		if d == built.Digest {
+			res.TlogIndex = idx
+		}
+		tag, err := ociremote.SignatureTag(ref)
+		if err != nil {
+			return nil, err
+		}
+		res.Signed = append(res.Signed, d)
+		res.Artifacts = append(res.Artifacts, tag.TagStr())
+		res.Signatures = append(res.Signatures, tag.String())
+		s.logf("slipway: signed %s", ref)
+	}
+	if p.Attest && scanned != nil {
+		atts, err := s.attestAll(ctx, r.Digest(built.Digest), sv, rekor, built, scanned)
+		if err != nil {
+			return nil, err
+		}
+		if len(atts) > 0 {
+			tag, err := ociremote.AttestationTag(r.Digest(built.Digest))
+			if err != nil {
+				return nil, err
+			}
+			res.Artifacts = append(res.Artifacts, tag.TagStr())
+			res.Attestations = atts
+		}
+	}
+	if err := s.describe(res, r.Digest(built.Digest), p); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// signDigest signs ref's digest, uploading to the log when rekor is set,
+// and attaches the signature unless the same key already signed it. It
+// returns the log index, -1 when nothing was uploaded.
+func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rekor *client.Rekor) (int64, error) {
+	payload, err := (&sigpayload.Cosign{Image: ref}).MarshalJSON()
+	if err != nil {
+		return -1, err
+	}
+	se, err := ociremote.SignedEntity(ref, ociremote.WithRemoteOptions(s.remoteOpts(ctx)...))
+	if err != nil {
+		return -1, fmt.Errorf("reading the image: %w", err)
+	}
+	// Skip the work when the key already signed this payload (a re-run
+	// after an interrupted one): no second signature, no second log entry.
+	if sv.Cert == nil {
+		if sigs, err := se.Signatures(); err == nil {
+			probe, err := static.NewSignature(payload, "")
+			if err == nil {
+				if found, _ := cremote.NewDupeDetector(sv).Find(sigs, probe); found != nil {
+					s.logf("slipway: %s is already signed by this key", ref)
+					return -1, nil
+				}
+			}
+		}
+	}
+	raw, err := sv.SignMessage(bytes.NewReader(payload))
+	if err != nil {
+		return -1, err
+	}
+	b64 := base64.StdEncoding.EncodeToString(raw)
+	opts := []static.Option{}
+	if sv.Cert != nil {
+		opts = append(opts, static.WithCertChain(sv.Cert, sv.Chain))
+	}
+	idx := int64(-1)
+	if rekor != nil {
+		h := sha256.New()
+		h.Write(payload)
+		entry, err := cosign.TLogUpload(ctx, rekor, raw, h, s.verifierBytes(sv))
+		if err != nil {
+			return -1, fmt.Errorf("uploading to the transparency log: %w", err)
+		}
+		opts = append(opts, static.WithBundle(cbundle.EntryToBundle(entry)))
+		if entry.LogIndex != nil {
+			idx = *entry.LogIndex
+		}
+	}
+	sig, err := static.NewSignature(payload, b64, opts...)
+	if err != nil {
+		return -1, err
+	}
+	newSE, err := mutate.AttachSignatureToEntity(se, sig, mutate.WithDupeDetector(cremote.NewDupeDetector(sv)))
+	if err != nil {
+		return -1, err
+	}
+	if err := ociremote.WriteSignatures(ref.Repository, newSE, ociremote.WithRemoteOptions(s.remoteOpts(ctx)...)); err != nil {
+		return -1, fmt.Errorf("writing the signature: %w", err)
+	}
+	return idx, nil
+}
+
+// verifierBytes is what Rekor records as the signer: the certificate, or
+// the PEM public key.
+func (s *Stage) verifierBytes(sv *Signer) []byte {
+	if sv.Cert != nil {
+		return sv.Cert
+	}
+	pub, err := sv.PublicKey()
+	if err != nil {
+		return nil
+	}
+	b, _ := cryptoutils.MarshalPublicKeyToPEM(pub)
+	return b
+}
+
+// describe fills in the identity and the verify commands, and writes the
+// public key of a key-based run next to the reports.
+func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.SignPlan) error {
+	sv := s.signer
+	tlog := ""
+	if !p.TlogUpload {
+		tlog = " --insecure-ignore-tlog=true"
+	}
+	if sv.Cert != nil {
+		res.Identity = fmt.Sprintf("%s (issuer %s)", sv.Subject, sv.Issuer)
+		id := fmt.Sprintf("--certificate-identity %s --certificate-oidc-issuer %s", shellQuote(sv.Subject), shellQuote(sv.Issuer))
+		res.VerifyCommand = fmt.Sprintf("cosign verify %s%s %s", id, tlog, ref)
+		if len(res.Attestations) > 0 {
+			res.VerifyAttestationCommand = fmt.Sprintf("cosign verify-attestation --type cyclonedx %s%s %s", id, tlog, ref)
+		}
+		return nil
+	}
+	pub, err := sv.PublicKey()
+	if err != nil {
+		return err
+	}
+	pem, err := cryptoutils.MarshalPublicKeyToPEM(pub)
+	if err != nil {
+		return err
+	}
+	res.PublicKey = string(pem)
+	sum := sha256.Sum256(pem)
+	res.Identity = fmt.Sprintf("key %s (sha256:%x)", s.Identity.Describe(), sum[:8])
+	keyPath := PublicKeyFile
+	if s.OutputDir != "" {
+		if err := os.MkdirAll(s.OutputDir, 0o755); err != nil {
+			return err
+		}
+		keyPath = filepath.Join(s.OutputDir, PublicKeyFile)
+		if err := os.WriteFile(keyPath, pem, 0o644); err != nil {
+			return fmt.Errorf("writing the public key: %w", err)
+		}
+	}
+	res.VerifyCommand = fmt.Sprintf("cosign verify --key %s%s %s", shellQuote(keyPath), tlog, ref)
+	if len(res.Attestations) > 0 {
+		res.VerifyAttestationCommand = fmt.Sprintf("cosign verify-attestation --key %s --type cyclonedx%s %s", shellQuote(keyPath), tlog, ref)
+	}
+	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	safe := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./-_", r)
+	}
+	if s != "" && strings.IndexFunc(s, func(r rune) bool { return !safe(r) }) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Verify implements pipeline.Verifier: every digest signed verifies in
+// each repository with the signer's key or certificate identity, and the
+// attestations made are there.
+func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []string, built *pipeline.BuildResult, signed *pipeline.SignResult) error {
+	if signed == nil || s.signer == nil {
+		return errors.New("nothing was signed to verify")
+	}
+	co, err := s.checkOpts(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, repo := range repos {
+		r, err := name.NewRepository(repo)
+		if err != nil {
+			return fmt.Errorf("repository %q: %w", repo, err)
+		}
+		for _, d := range signed.Signed {
+			ref := r.Digest(d)
+			co.ClaimVerifier = cosign.SimpleClaimVerifier
+			if _, _, err := cosign.VerifyImageSignatures(ctx, ref, co); err != nil {
+				return fmt.Errorf("verifying the signature of %s: %w", ref, err)
+			}
+		}
+		if len(signed.Attestations) == 0 {
+			continue
+		}
+		ref := r.Digest(built.Digest)
+		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
+		atts, _, err := cosign.VerifyImageAttestations(ctx, ref, co)
+		if err != nil {
+			return fmt.Errorf("verifying the attestations of %s: %w", ref, err)
+		}
+		if len(atts) < len(signed.Attestations) {
+			return fmt.Errorf("verifying the attestations of %s: %d verified, %d made", ref, len(atts), len(signed.Attestations))
+		}
+	}
+	s.logf("slipway: verified the signatures in %s", strings.Join(repos, ", "))
+	return nil
+}
+
+// checkOpts are cosign's verification options for what this run signed.
+func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan) (*cosign.CheckOpts, error) {
+	co := &cosign.CheckOpts{
+		RegistryClientOpts: []ociremote.Option{ociremote.WithRemoteOptions(s.remoteOpts(ctx)...)},
+		IgnoreTlog:         !p.TlogUpload,
+	}
+	sv := s.signer
+	if sv.Cert == nil {
+		co.SigVerifier = sv
+		if p.TlogUpload {
+			pubs, err := cosign.GetRekorPubs(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("the transparency log's public keys: %w", err)
+			}
+			co.RekorPubKeys = pubs
+		}
+		return co, nil
+	}
+	if s.Trust == nil {
+		return nil, errors.New("no trust root to verify a keyless signature with")
+	}
+	t, err := s.Trust.Trust(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the keyless trust root: %w", err)
+	}
+	co.TrustedMaterial = t.Material
+	co.IgnoreSCT = !t.RequireSCT
+	co.Identities = []cosign.Identity{{Subject: sv.Subject, Issuer: sv.Issuer}}
+	return co, nil
+}
+
+var _ pipeline.Signer = (*Stage)(nil)

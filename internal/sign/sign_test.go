@@ -1,0 +1,272 @@
+package sign
+
+import (
+	"context"
+	"crypto"
+	"encoding/pem"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// fixture is an in-process registry (go-containerregistry's, as crane's
+// tests use) holding a two-platform index, with the scan's reports.
+type fixture struct {
+	repo    string
+	built   *pipeline.BuildResult
+	scanned *pipeline.ScanResult
+	out     string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/acme/app"
+	idx, err := random.Index(256, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewDigest(repo + "@" + d.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{repo: repo, out: t.TempDir(), built: &pipeline.BuildResult{Digest: d.String()}}
+	f.scanned = &pipeline.ScanResult{Scanner: "trivy 0.70.0"}
+	for i, desc := range m.Manifests {
+		platform := []string{"linux/amd64", "linux/arm64"}[i]
+		f.built.Platforms = append(f.built.Platforms, pipeline.PlatformImage{Platform: platform, Digest: desc.Digest.String()})
+		p := filepath.Join(f.out, "sbom-"+strings.ReplaceAll(platform, "/", "-")+".cdx.json")
+		writeFile(t, p, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}`)
+		f.scanned.Reports = append(f.scanned.Reports, pipeline.ReportFile{Format: "cyclonedx", Platform: platform, Path: p})
+	}
+	p := filepath.Join(f.out, "trivy-report.json")
+	writeFile(t, p, `{"SchemaVersion":2,"ArtifactName":"app","Results":[]}`)
+	f.scanned.Reports = append(f.scanned.Reports, pipeline.ReportFile{Format: "json", Path: p})
+	return f
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cosignKey is a cosign key pair, the private key encrypted with pw.
+func cosignKey(t *testing.T, pw string) *cosign.KeysBytes {
+	t.Helper()
+	k, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte(pw), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (f *fixture) keyStage(k *cosign.KeysBytes, pw string) *Stage {
+	return &Stage{
+		Keychain:  authn.DefaultKeychain,
+		Identity:  Key{Key: config.SigningKey{Ref: "cosign.key", PEM: k.PrivateBytes, Password: []byte(pw)}},
+		OutputDir: f.out,
+	}
+}
+
+var plan = &pipeline.SignPlan{Enabled: true, Mode: "key", Attest: true}
+
+// count returns how many signatures and attestations ref carries.
+func count(t *testing.T, ref string) (sigs, atts int) {
+	t.Helper()
+	r, err := name.NewDigest(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	se, err := ociremote.SignedEntity(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := se.Signatures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := s.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := se.Attestations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := a.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ss), len(as)
+}
+
+func TestSignAttestVerifyWithKey(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k := cosignKey(t, "s3cret")
+	st := f.keyStage(k, "s3cret")
+	res, err := st.Sign(ctx, plan, f.repo, f.built, f.scanned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Signed) != 3 || res.Signed[0] != f.built.Digest {
+		t.Errorf("signed %q, want the index then both platform images", res.Signed)
+	}
+	if len(res.Attestations) != 3 {
+		t.Errorf("attestations = %+v, want two SBOMs and the vulnerability report", res.Attestations)
+	}
+	if len(res.Artifacts) != 4 || !strings.HasSuffix(res.Artifacts[3], ".att") {
+		t.Errorf("artifacts = %q, want three .sig tags and one .att", res.Artifacts)
+	}
+	if err := st.Verify(ctx, plan, []string{f.repo}, f.built, res); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	pub, err := os.ReadFile(filepath.Join(f.out, PublicKeyFile))
+	if err != nil || string(pub) != string(k.PublicBytes) {
+		t.Errorf("cosign.pub = %q (%v), want the key's public key", pub, err)
+	}
+	wantCmd := "cosign verify --key " + filepath.Join(f.out, PublicKeyFile) + " --insecure-ignore-tlog=true " + f.repo + "@" + f.built.Digest
+	if res.VerifyCommand != wantCmd {
+		t.Errorf("verify command = %q, want %q", res.VerifyCommand, wantCmd)
+	}
+
+	// A re-run (after an interrupted one) adds no second signature and
+	// replaces the attestations rather than piling them up.
+	again, err := f.keyStage(k, "s3cret").Sign(ctx, plan, f.repo, f.built, f.scanned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range again.Signed {
+		sigs, _ := count(t, f.repo+"@"+d)
+		if sigs != 1 {
+			t.Errorf("%s has %d signatures after a re-run, want 1", d, sigs)
+		}
+	}
+	if _, atts := count(t, f.repo+"@"+f.built.Digest); atts != 3 {
+		t.Errorf("the index has %d attestations after a re-run, want 3", atts)
+	}
+
+	// Another key does not verify it.
+	other := f.keyStage(cosignKey(t, "x"), "x")
+	if other.signer, err = other.Identity.Signer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Verify(ctx, plan, []string{f.repo}, f.built, res); err == nil {
+		t.Error("a signature verified with the wrong key")
+	}
+}
+
+func TestSignFailuresWriteNothing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k := cosignKey(t, "right")
+	t.Setenv("VAULT_ADDR", "http://127.0.0.1:1")
+	t.Setenv("VAULT_TOKEN", "test")
+	for name, st := range map[string]*Stage{
+		"wrong password":  f.keyStage(k, "wrong"),
+		"unreachable KMS": {Keychain: authn.DefaultKeychain, Identity: Key{Key: config.SigningKey{Ref: "hashivault://slipway", KMS: "hashivault://slipway"}}},
+	} {
+		_, err := st.Sign(ctx, plan, f.repo, f.built, f.scanned)
+		if err == nil || !strings.Contains(err.Error(), "loading the signer") {
+			t.Errorf("%s: err = %v, want the signer to fail to load", name, err)
+		}
+		if strings.Contains(err.Error(), "right") {
+			t.Errorf("%s: the error shows the password: %v", name, err)
+		}
+	}
+	ref, _ := name.NewDigest(f.repo + "@" + f.built.Digest)
+	tag, _ := ociremote.SignatureTag(ref)
+	if _, err := remote.Head(tag); err == nil {
+		t.Errorf("a failed sign wrote %s", tag)
+	}
+}
+
+// Keyless verification, offline: a Fulcio-style certificate from
+// sigstore-go's VirtualSigstore (a CA, CT log and Rekor in memory).
+func TestKeylessVerifyOffline(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const subject, issuer = "https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	leaf, priv, err := vs.GenerateLeafCert(subject, issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := signature.LoadSignerVerifier(priv, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := CertSigner(sv, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signer.Subject != subject || signer.Issuer != issuer {
+		t.Errorf("identity = %q from %q", signer.Subject, signer.Issuer)
+	}
+	// VirtualSigstore's leaf certificates carry no embedded SCT.
+	trust := func(m *ca.VirtualSigstore) TrustSource {
+		return TrustFunc(func(context.Context) (*Trust, error) { return &Trust{Material: m}, nil })
+	}
+	st := &Stage{Keychain: authn.DefaultKeychain, Identity: Resolved(signer, "test certificate"), Trust: trust(vs)}
+	keyless := &pipeline.SignPlan{Enabled: true, Mode: "keyless", Attest: true}
+	res, err := st.Sign(ctx, keyless, f.repo, f.built, f.scanned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if !strings.Contains(res.VerifyCommand, "--certificate-identity "+subject) || !strings.Contains(res.VerifyCommand, "--certificate-oidc-issuer "+issuer) {
+		t.Errorf("verify command = %q", res.VerifyCommand)
+	}
+
+	// A certificate from another CA is not trusted.
+	stranger, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Trust = trust(stranger)
+	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err == nil {
+		t.Error("a certificate from an untrusted CA verified")
+	}
+	// Nor is another identity from the trusted CA.
+	st.Trust = trust(vs)
+	st.signer = &Signer{SignerVerifier: sv, Cert: signer.Cert, Subject: "https://github.com/evil/app/.github/workflows/ci.yml@refs/heads/main", Issuer: issuer}
+	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err == nil {
+		t.Error("a signature verified for another identity")
+	}
+}

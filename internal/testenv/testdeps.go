@@ -1,0 +1,83 @@
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+)
+
+// NotInstalled is the start of the failure message when a validator that
+// hack/testdeps.sh installs is missing.
+const NotInstalled = "test dependency not installed: run `make testdeps` (hack/testdeps.sh; make test does)"
+
+// RepoRoot returns the repository's root: the nearest directory above the
+// working directory (a test's package directory) holding go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// NodeTool returns the path of an npm package's command that
+// hack/testdeps.sh installs (hack/testdeps/node_modules/.bin/NAME); it
+// fails the test, never skips it, when the command is missing.
+func NodeTool(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(RepoRoot(t), "hack", "testdeps", "node_modules", ".bin", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s: %s: %v", NotInstalled, name, err)
+	}
+	return p
+}
+
+var actionlintVersion = regexp.MustCompile(`(?m)^ACTIONLINT_VERSION=(v[0-9.]+)$`)
+
+// Actionlint returns the path of the actionlint that hack/testdeps.sh
+// builds, $SLIPWAY_CACHE/bin/actionlint-<version> (default
+// ~/.cache/slipway), at the version the script pins; it fails the test
+// when it is missing.
+func Actionlint(t testing.TB) string {
+	t.Helper()
+	script := filepath.Join(RepoRoot(t), "hack", "testdeps.sh")
+	data, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := actionlintVersion.FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("%s pins no ACTIONLINT_VERSION", script)
+	}
+	p := filepath.Join(cacheDir(t), "bin", "actionlint-"+string(m[1]))
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s: actionlint %s: %v", NotInstalled, m[1], err)
+	}
+	return p
+}
+
+// cacheDir is ${SLIPWAY_CACHE:-$HOME/.cache/slipway}, as the Makefile and
+// hack/ scripts use it.
+func cacheDir(t testing.TB) string {
+	t.Helper()
+	// The build's own cache location, shared with the Makefile and hack/.
+	if d := os.Getenv("SLIPWAY_CACHE"); d != "" { //nolint:forbidigo // shared with hack/testdeps.sh
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatalf("%s: no home directory for ~/.cache/slipway: %v", NotInstalled, err)
+	}
+	return filepath.Join(home, ".cache", "slipway")
+}

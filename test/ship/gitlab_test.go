@@ -1,0 +1,272 @@
+package ship
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite the GitLab example's integrity hash")
+
+const (
+	templatePath = ".gitlab/slipway.gitlab-ci.yml"
+	examplePath  = "examples/gitlab/.gitlab-ci.yml"
+)
+
+type specInput struct {
+	Description string   `yaml:"description"`
+	Default     *string  `yaml:"default"`
+	Options     []string `yaml:"options"`
+}
+
+// template reads the GitLab template's two documents: the spec's inputs
+// (in order) and the jobs.
+func template(t *testing.T) (names []string, inputs map[string]specInput, jobs map[string]yaml.Node) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), templatePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var spec struct {
+		Spec struct {
+			Inputs yaml.Node `yaml:"inputs"`
+		} `yaml:"spec"`
+	}
+	if err := dec.Decode(&spec); err != nil {
+		t.Fatalf("%s: the spec document: %v", templatePath, err)
+	}
+	inputs = map[string]specInput{}
+	in := spec.Spec.Inputs
+	for i := 0; i+1 < len(in.Content); i += 2 {
+		var si specInput
+		if err := in.Content[i+1].Decode(&si); err != nil {
+			t.Fatalf("input %s: %v", in.Content[i].Value, err)
+		}
+		names = append(names, in.Content[i].Value)
+		inputs[in.Content[i].Value] = si
+	}
+	if err := dec.Decode(&jobs); err != nil {
+		t.Fatalf("%s: the jobs document: %v", templatePath, err)
+	}
+	return names, inputs, jobs
+}
+
+var interpolation = regexp.MustCompile(`\$\[\[\s*inputs\.([a-z0-9_-]+)\s*\]\]`)
+
+// The template's spec and its job agree: every input is described, has a
+// default (so an include may give none), is used, and every use is
+// declared; the job runs the slipway image with its entrypoint cleared,
+// gets a Sigstore OIDC token, maps inputs to the SLIPWAY_* variables of
+// real inputs, runs slipway run, and keeps its reports, always.
+func TestGitLabTemplate(t *testing.T) {
+	names, inputs, jobs := template(t)
+	for _, n := range []string{"stage", "job-name", "image", "images", "tags", "platforms", "push", "sign", "scan", "severity", "comment", "output-dir", "args"} {
+		if _, ok := inputs[n]; !ok {
+			t.Errorf("the template has no input %q", n)
+		}
+	}
+	for _, n := range names {
+		in := inputs[n]
+		if in.Description == "" || in.Default == nil {
+			t.Errorf("input %s: a description and a default are required", n)
+		}
+		if len(in.Options) > 0 && (in.Default == nil || !slices.Contains(in.Options, *in.Default)) {
+			t.Errorf("input %s: default %v is not among its options %q", n, in.Default, in.Options)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), templatePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(data[bytes.Index(data, []byte("\n---\n")):])
+	used := map[string]bool{}
+	for _, m := range interpolation.FindAllStringSubmatch(body, -1) {
+		used[m[1]] = true
+		if _, ok := inputs[m[1]]; !ok {
+			t.Errorf("the job uses undeclared input %q", m[1])
+		}
+	}
+	for _, n := range names {
+		if !used[n] {
+			t.Errorf("input %q is declared but not used", n)
+		}
+	}
+
+	if len(jobs) != 1 {
+		t.Fatalf("the template has %d jobs, want 1", len(jobs))
+	}
+	var job struct {
+		Stage string `yaml:"stage"`
+		Image struct {
+			Name       string   `yaml:"name"`
+			Entrypoint []string `yaml:"entrypoint"`
+		} `yaml:"image"`
+		IDTokens  map[string]struct{ Aud string } `yaml:"id_tokens"`
+		Variables map[string]string               `yaml:"variables"`
+		Script    []string                        `yaml:"script"`
+		Artifacts struct {
+			When    string   `yaml:"when"`
+			Paths   []string `yaml:"paths"`
+			Exclude []string `yaml:"exclude"`
+			Reports struct {
+				Dotenv            string   `yaml:"dotenv"`
+				ContainerScanning string   `yaml:"container_scanning"`
+				CycloneDX         []string `yaml:"cyclonedx"`
+			} `yaml:"reports"`
+		} `yaml:"artifacts"`
+	}
+	for name, node := range jobs {
+		if name != "$[[ inputs.job-name ]]" {
+			t.Errorf("job %q, want $[[ inputs.job-name ]]", name)
+		}
+		if err := node.Decode(&job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if job.Stage != "$[[ inputs.stage ]]" || job.Image.Name != "$[[ inputs.image ]]" || !slices.Equal(job.Image.Entrypoint, []string{""}) {
+		t.Errorf("stage %q, image %+v", job.Stage, job.Image)
+	}
+	if job.IDTokens["SIGSTORE_ID_TOKEN"].Aud != "sigstore" {
+		t.Errorf("id_tokens = %+v, want SIGSTORE_ID_TOKEN with aud sigstore", job.IDTokens)
+	}
+	for k, v := range job.Variables {
+		m := interpolation.FindStringSubmatch(v)
+		if m == nil || m[0] != v {
+			t.Errorf("variable %s = %q, want one input", k, v)
+			continue
+		}
+		in, ok := config.Lookup(m[1])
+		if !ok || in.EnvName() != k {
+			t.Errorf("variable %s maps input %q, whose variable is %q", k, m[1], in.EnvName())
+		}
+	}
+	if len(job.Script) != 1 || job.Script[0] != "slipway run $[[ inputs.args ]]" {
+		t.Errorf("script = %q", job.Script)
+	}
+	a := job.Artifacts
+	const dir = "$[[ inputs.output-dir ]]/"
+	if a.When != "always" || !slices.Equal(a.Paths, []string{dir}) || len(a.Exclude) == 0 || !strings.HasPrefix(a.Exclude[0], dir+"oci/") {
+		t.Errorf("artifacts = %+v, want the output dir but its OCI layout, always", a)
+	}
+	if a.Reports.Dotenv != dir+"slipway.env" || a.Reports.ContainerScanning != dir+"gl-container-scanning-report.json" ||
+		!slices.Equal(a.Reports.CycloneDX, []string{dir + "sbom*.cdx.json"}) {
+		t.Errorf("artifacts:reports = %+v", a.Reports)
+	}
+}
+
+// integrity is GitLab's include:integrity of data: sha256- and the
+// base64 of its SHA-256.
+func integrity(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+var integrityLine = regexp.MustCompile(`(?m)^(\s*integrity:\s*)(sha256-[A-Za-z0-9+/=]+)\s*$`)
+
+// The GitLab example includes the template by remote URL, pinned by the
+// integrity hash of the template in this tree (-update rewrites it), with
+// inputs the template declares.
+func TestGitLabExample(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	tmpl, err := os.ReadFile(filepath.Join(root, templatePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(root, examplePath)
+	ex, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := integrityLine.FindSubmatchIndex(ex)
+	if m == nil {
+		t.Fatalf("%s has no integrity: line", examplePath)
+	}
+	if want := integrity(tmpl); string(ex[m[4]:m[5]]) != want {
+		if !*update {
+			t.Fatalf("%s: integrity %s, the template's is %s: run go test ./test/ship -run TestGitLabExample -update", examplePath, ex[m[4]:m[5]], want)
+		}
+		ex = slices.Concat(ex[:m[4]], []byte(want), ex[m[5]:])
+		if err := os.WriteFile(path, ex, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var doc struct {
+		Include []struct {
+			Remote    string            `yaml:"remote"`
+			Integrity string            `yaml:"integrity"`
+			Inputs    map[string]string `yaml:"inputs"`
+		} `yaml:"include"`
+	}
+	if err := yaml.Unmarshal(ex, &doc); err != nil {
+		t.Fatalf("%s: %v", examplePath, err)
+	}
+	if len(doc.Include) != 1 || !strings.HasSuffix(doc.Include[0].Remote, "/"+templatePath) {
+		t.Fatalf("%s includes %+v, want the template by remote URL", examplePath, doc.Include)
+	}
+	_, inputs, _ := template(t)
+	for k := range doc.Include[0].Inputs {
+		if _, ok := inputs[k]; !ok {
+			t.Errorf("%s gives input %q, which the template does not declare", examplePath, k)
+		}
+	}
+}
+
+var (
+	slipwayVar   = regexp.MustCompile(`\bSLIPWAY_[A-Z0-9_]+\b`)
+	fencedBlock  = regexp.MustCompile("(?s)```sh\n(.*?)```")
+	flagInRunCmd = regexp.MustCompile(`\s--([a-z][a-z0-9-]*)`)
+)
+
+// Every SLIPWAY_* variable the examples and the template name is an
+// input's (or SLIPWAY_CONFIG), and every flag of a `slipway run` in the
+// local example is an input's or a run flag.
+func TestExamplesNameRealInputs(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	envs := map[string]bool{"SLIPWAY_CONFIG": true}
+	flags := map[string]bool{"config": true, "dry-run": true, "output": true}
+	for _, in := range config.Inputs() {
+		envs[in.EnvName()] = true
+		flags[in.Name] = true
+	}
+	files := []string{templatePath, examplePath, "examples/github/workflow.yml", "examples/jenkins/Jenkinsfile", "examples/local/README.md"}
+	for _, f := range files {
+		s := readFile(t, filepath.Join(root, f))
+		for _, v := range slipwayVar.FindAllString(s, -1) {
+			if !envs[v] {
+				t.Errorf("%s: %s is no input's variable", f, v)
+			}
+		}
+	}
+	local := readFile(t, filepath.Join(root, "examples/local/README.md"))
+	n := 0
+	for _, block := range fencedBlock.FindAllStringSubmatch(local, -1) {
+		for _, cmd := range strings.Split(strings.ReplaceAll(block[1], "\\\n", " "), "\n") {
+			cmd = strings.TrimSpace(cmd)
+			if !strings.HasPrefix(cmd, "slipway run") {
+				continue
+			}
+			n++
+			for _, m := range flagInRunCmd.FindAllStringSubmatch(cmd, -1) {
+				if !flags[m[1]] {
+					t.Errorf("examples/local/README.md: %q: --%s is no flag of slipway run", cmd, m[1])
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("examples/local/README.md shows no slipway run")
+	}
+}
