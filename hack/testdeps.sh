@@ -1,16 +1,66 @@
 #!/usr/bin/env bash
 # Installs, idempotently, the real fixtures and validators slipway's tests
-# use, at the versions pinned in hack/testdeps/package-lock.json.
+# use: the npm packages pinned in hack/testdeps/package-lock.json
+# (action-validator, gitlab-ci-local, ...) into hack/testdeps/node_modules,
+# actionlint, Fulcio and the cosign CLI, built from their Go modules into
+# $SLIPWAY_CACHE/bin, and the Debian packages they call: rsync (gitlab-ci-local's shell executor) and
+# ShellCheck (actionlint's checks of run: scripts).
 set -euo pipefail
 cd "$(dirname "$0")/testdeps"
+
+ACTIONLINT_VERSION=v1.7.12
+FULCIO_VERSION=v1.8.4
+COSIGN_VERSION=v2.6.5
+SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
+
+# Debian packages, installed with apt-get when missing (as root).
+packages=(rsync shellcheck)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "testdeps: installing ${missing[*]} with apt-get" >&2
+  [ "$(id -u)" = 0 ] || { echo "testdeps: run as root, or apt-get install ${missing[*]}" >&2; exit 1; }
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
 
 command -v npm >/dev/null || { echo "testdeps: npm is missing (apt-get install nodejs npm)" >&2; exit 1; }
 
 stamp=node_modules/.slipway-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-  exit 0
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "testdeps: installing pinned npm packages into hack/testdeps/node_modules" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$want" > "$stamp"
 fi
-echo "testdeps: installing pinned npm packages into hack/testdeps/node_modules" >&2
-npm ci --no-audit --no-fund --loglevel=error >&2
-echo "$want" > "$stamp"
+
+# go_tool NAME VERSION PACKAGE: the Go command PACKAGE (its last path
+# element is NAME), built once (static) into $SLIPWAY_CACHE/bin/NAME-VERSION
+# and reused.
+go_tool() {
+  local name=$1 version=$2 module=$3
+  local bin=$SLIPWAY_CACHE/bin/$name-$version
+  [ -x "$bin" ] && return 0
+  command -v go >/dev/null || { echo "testdeps: go is missing" >&2; exit 1; }
+  echo "testdeps: building $name $version into $SLIPWAY_CACHE/bin" >&2
+  mkdir -p "$SLIPWAY_CACHE/bin"
+  (
+    dir=$(mktemp -d "$SLIPWAY_CACHE/bin/.$name.XXXXXX")
+    trap 'rm -rf "$dir"' EXIT
+    GOBIN=$dir CGO_ENABLED=0 go install "$module@$version" >&2
+    mv "$dir/${module##*/}" "$bin"
+  )
+}
+
+# actionlint: the example workflow and action.yml are checked with it.
+go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint
+
+# Fulcio, Sigstore's certificate authority: the keyless signing e2e test
+# runs it with an ephemeral CA (internal/testenv.StartFulcio).
+go_tool fulcio "$FULCIO_VERSION" github.com/sigstore/fulcio
+
+# The cosign CLI of the version slipway links: the sign e2e tests verify
+# slipway's signatures and attestations with it.
+go_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign

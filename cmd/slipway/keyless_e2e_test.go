@@ -1,0 +1,139 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slipway-ci/slipway/internal/testenv"
+)
+
+// Keyless, for real: a real Fulcio (v1.8.4, ephemeral CA, no CT log)
+// issues the certificate for an OIDC token of a test issuer it trusts;
+// slipway signs with it, verifies against a trusted_root.json of that
+// Fulcio's CA before tagging, and tags. The real cosign CLI verifies the
+// signature with the certificate's identity and that trusted root, and
+// rejects another identity or issuer. No Rekor, no CT log: tlog upload is
+// off and the trusted root has no CT log, so no SCT is required.
+func TestKeylessSignWithFulcio(t *testing.T) {
+	e := testenv.Get(t)
+	f := testenv.StartFulcio(t)
+	const email = "release-bot@example.com"
+	token := f.Issuer.Token(t, map[string]any{"sub": "release-bot", "email": email, "email_verified": true})
+	trusted := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(trusted, f.TrustedRoot(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := project(t, signedApp)
+	repo := uniqueRepo(t, e, "keyless")
+	env := buildEnv(t, e, map[string]string{
+		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
+		"SLIPWAY_PLATFORMS": "linux/amd64", "SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
+		"SLIPWAY_SIGN": "true", "SIGSTORE_ID_TOKEN": token, "SLIPWAY_FULCIO_URL": f.URL,
+		"SLIPWAY_TLOG_UPLOAD": "false", "SLIPWAY_TRUSTED_ROOT": trusted,
+	})
+	res, r := runResult(t, dir, env)
+	if strings.Contains(r.stdout+r.stderr, token) {
+		t.Error("the output shows the OIDC token")
+	}
+	digest := res.Build.Digest
+	if res.Sign == nil || res.Sign.Mode != "keyless" || !res.Sign.Verified || len(res.Sign.Signed) == 0 || res.Sign.Signed[0] != digest {
+		t.Fatalf("sign result = %+v, want %s signed keyless and verified", res.Sign, digest)
+	}
+	if want := email + " (issuer " + f.Issuer.URL + ")"; res.Sign.Identity != want {
+		t.Errorf("identity = %q, want %q", res.Sign.Identity, want)
+	}
+	if res.Sign.TlogIndex != -1 {
+		t.Errorf("tlog index = %d, want -1 (no upload)", res.Sign.TlogIndex)
+	}
+	var stages []string
+	for _, s := range res.Done {
+		stages = append(stages, string(s.Stage))
+	}
+	if got := strings.Join(stages, " "); !strings.Contains(got, "sign verify tag") {
+		t.Errorf("steps = %s, want sign, verify, then tag", got)
+	}
+	if got := tagDigest(t, repo+":v1"); got != digest {
+		t.Errorf("%s:v1 = %s, want %s", repo, got, digest)
+	}
+	wantCmd := "cosign verify --certificate-identity " + email + " --certificate-oidc-issuer " + f.Issuer.URL + " --insecure-ignore-tlog=true " + repo + "@" + digest
+	if res.Sign.VerifyCommand != wantCmd {
+		t.Errorf("verify command = %q, want %q", res.Sign.VerifyCommand, wantCmd)
+	}
+
+	verify := func(identity, issuer, ref string) (string, error) {
+		return cosignRun(t, "verify", "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
+			"--trusted-root", trusted, "--insecure-ignore-tlog=true", "--insecure-ignore-sct=true", ref)
+	}
+	for _, d := range res.Sign.Signed {
+		ref := repo + "@" + d
+		out, err := verify(email, f.Issuer.URL, ref)
+		if err != nil {
+			t.Errorf("cosign verify %s: %v\n%s", ref, err, out)
+		} else if !strings.Contains(out, `"docker-manifest-digest":"`+d+`"`) {
+			t.Errorf("cosign verify printed no claim for %s:\n%s", d, out)
+		}
+		t.Logf("cosign verify %s:\n%s", ref, out)
+	}
+	ref := repo + "@" + digest
+	if out, err := verify("someone-else@example.com", f.Issuer.URL, ref); err == nil {
+		t.Errorf("cosign verify with another identity passed:\n%s", out)
+	} else if !strings.Contains(out, "none of the expected identities matched") {
+		t.Errorf("cosign verify with another identity failed for another reason:\n%s", out)
+	}
+	if out, err := verify(email, "https://token.actions.githubusercontent.com", ref); err == nil {
+		t.Errorf("cosign verify with another issuer passed:\n%s", out)
+	}
+}
+
+// A keyless run that real Fulcio refuses (a token for another audience)
+// fails at the sign step; one whose signature does not verify against
+// the given trusted root (another Fulcio's CA) fails at the verify step,
+// before tagging. Neither leaves a tag.
+func TestKeylessRefusedOrUnverifiedLeavesNoTag(t *testing.T) {
+	e := testenv.Get(t)
+	f := testenv.StartFulcio(t)
+	other := testenv.StartFulcio(t)
+	dir := project(t, signedApp)
+	const email = "release-bot@example.com"
+	good := f.Issuer.Token(t, map[string]any{"email": email, "email_verified": true})
+	ownRoot, otherRoot := filepath.Join(t.TempDir(), "own.json"), filepath.Join(t.TempDir(), "other.json")
+	if err := os.WriteFile(ownRoot, f.TrustedRoot(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(otherRoot, other.TrustedRoot(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, token, trustedRoot, step, says string
+	}{
+		{"wrong audience", f.Issuer.Token(t, map[string]any{"email": email, "email_verified": true, "aud": "not-sigstore"}), ownRoot, "sign", "getting a certificate from " + f.URL},
+		{"another CA", good, otherRoot, "verify", "verifying the signature"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			repo := uniqueRepo(t, e, "keyless-refused")
+			env := buildEnv(t, e, map[string]string{
+				"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
+				"SLIPWAY_PLATFORMS": "linux/amd64", "SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
+				"SLIPWAY_SIGN": "true", "SIGSTORE_ID_TOKEN": c.token, "SLIPWAY_FULCIO_URL": f.URL,
+				"SLIPWAY_TLOG_UPLOAD": "false", "SLIPWAY_TRUSTED_ROOT": c.trustedRoot,
+			})
+			r := slipway(t, dir, env, "run")
+			if last := lastLine(r.stderr); r.code != 1 || !strings.HasPrefix(last, "slipway: "+c.step+":") || !strings.Contains(r.stderr, c.says) {
+				t.Errorf("exit %d, want 1 at the %s step saying %q\n%s", r.code, c.step, c.says, r.stderr)
+			}
+			if strings.Contains(r.stderr, c.token) {
+				t.Error("the output shows the OIDC token")
+			}
+			// A failed verify leaves the signature it made
+			// (sha256-<hex>.sig), never an image tag.
+			for _, tag := range registryTags(t, repo) {
+				if c.step == "sign" || !strings.HasPrefix(tag, "sha256-") {
+					t.Errorf("%s has tag %q after a failed keyless run", repo, tag)
+				}
+			}
+		})
+	}
+}
