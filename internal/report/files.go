@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
