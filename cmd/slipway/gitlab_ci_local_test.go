@@ -136,7 +136,7 @@ include:
 	for k, want := range map[string]string{
 		"SLIPWAY_RESULT_STATUS": "passed", "SLIPWAY_RESULT_DIGEST": digest, "SLIPWAY_RESULT_IMAGE": repo + "@" + digest,
 		"SLIPWAY_RESULT_VULNERABILITIES_HIGH": "1", "SLIPWAY_RESULT_VULNERABILITIES_CRITICAL": "0",
-		"SLIPWAY_RESULT_TAGS": repo + ":gitlab," + repo + ":main",
+		"SLIPWAY_RESULT_TAGS": repo + ":main," + repo + ":gitlab",
 	} {
 		if env[k] != want {
 			t.Errorf("slipway.env %s = %q, want %q", k, env[k], want)
