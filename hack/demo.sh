@@ -53,4 +53,6 @@ env BUILDKIT_HOST="$BUILDKIT_HOST" \
   SLIPWAY_SIGN=true SLIPWAY_COSIGN_KEY=out/keys/cosign.key SLIPWAY_TLOG_UPLOAD=false \
   "${scan_env[@]}" \
   "$bin" run --context examples/demo --output json > out/result.json
+echo "== the summary a pull request would get (out/slipway-summary.md):" >&2
+cat out/slipway-summary.md >&2
 echo "== result: out/result.json; summary: out/slipway-summary.md; OCI layout: out/oci; reports in out/" >&2
