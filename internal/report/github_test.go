@@ -4,14 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/slipway-ci/slipway/internal/ci"
@@ -22,212 +17,14 @@ import (
 
 const ghToken = "ghp_faketoken0123456789"
 
-// ghComment is an issue comment the fake holds.
-type ghComment struct {
-	ID     int64
-	Author string
-	Body   string
-}
-
-// fakeGitHub is GitHub's REST API for the repository acme/app, as far as
-// the sticky comment uses it. Every request it receives is checked
-// against GitHub's OpenAPI description (@octokit/openapi) and routed by
-// the operation that description names.
-type fakeGitHub struct {
-	*httptest.Server
-	t      *testing.T
-	api    *citest.GitHubAPI
-	prefix string // the API's base path: "" on github.com, /api/v3 on GHES
-
-	mu sync.Mutex
-	// login is what GET /user answers; "" answers 403, as GitHub does
-	// to GITHUB_TOKEN, whose comments are github-actions[bot]'s.
-	login string
-	// readOnly answers 403 to writes, as to a fork's token.
-	readOnly bool
-	comments map[int][]*ghComment // by issue number
-	pulls    map[string][]int     // open pull requests by head (owner:branch)
-	nextID   int64
-	requests []string // "METHOD path?query", in order
-	ops      []string // the operationId of each request
-}
+// The fake GitHub API is citest's, shared with cmd/slipway's e2e tests.
+type (
+	ghComment  = citest.GitHubComment
+	fakeGitHub = citest.FakeGitHub
+)
 
 func newFakeGitHub(t *testing.T, prefix string) *fakeGitHub {
-	f := &fakeGitHub{t: t, api: citest.LoadGitHubAPI(t), prefix: prefix, login: "slipway-bot",
-		comments: map[int][]*ghComment{}, pulls: map[string][]int{}, nextID: 1000}
-	f.Server = httptest.NewServer(f)
-	t.Cleanup(f.Close)
-	return f
-}
-
-// author is whose comments the token writes.
-func (f *fakeGitHub) author() string {
-	if f.login == "" {
-		return actionsBot
-	}
-	return f.login
-}
-
-// add stores a comment on issue n and returns it.
-func (f *fakeGitHub) add(n int, author, body string) *ghComment {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nextID++
-	c := &ghComment{ID: f.nextID, Author: author, Body: body}
-	f.comments[n] = append(f.comments[n], c)
-	return c
-}
-
-func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	path, ok := strings.CutPrefix(r.URL.Path, f.prefix)
-	if !ok {
-		f.t.Errorf("%s %s: not under the API's base path %s", r.Method, r.URL.Path, f.prefix)
-	}
-	op, err := f.api.Check(r.Method, path, r.URL.Query(), body)
-	if err != nil {
-		f.t.Errorf("a request that GitHub's REST API does not describe: %v", err)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requests = append(f.requests, r.Method+" "+path+"?"+r.URL.RawQuery)
-	f.ops = append(f.ops, op.ID)
-	if r.Header.Get("Authorization") != "Bearer "+ghToken {
-		ghError(w, http.StatusUnauthorized, "Bad credentials")
-		return
-	}
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	switch op.ID {
-	case "users/get-authenticated":
-		if f.login == "" {
-			ghError(w, http.StatusForbidden, "Resource not accessible by integration")
-			return
-		}
-		ghJSON(w, http.StatusOK, map[string]any{"login": f.login, "id": 1, "type": "User"})
-	case "issues/list-comments":
-		n, _ := strconv.Atoi(segs[4])
-		f.listComments(w, r, n)
-	case "issues/create-comment":
-		if f.readOnly {
-			ghError(w, http.StatusForbidden, "Resource not accessible by integration")
-			return
-		}
-		n, _ := strconv.Atoi(segs[4])
-		var in struct{ Body string }
-		_ = json.Unmarshal(body, &in)
-		f.nextID++
-		c := &ghComment{ID: f.nextID, Author: f.author(), Body: in.Body}
-		f.comments[n] = append(f.comments[n], c)
-		ghJSON(w, http.StatusCreated, f.commentJSON(n, c))
-	case "issues/update-comment":
-		id, _ := strconv.ParseInt(segs[5], 10, 64)
-		n, c := f.find(id)
-		switch {
-		case c == nil:
-			ghError(w, http.StatusNotFound, "Not Found")
-		case f.readOnly || c.Author != f.author():
-			ghError(w, http.StatusForbidden, "Resource not accessible by integration")
-		default:
-			var in struct{ Body string }
-			_ = json.Unmarshal(body, &in)
-			c.Body = in.Body
-			ghJSON(w, http.StatusOK, f.commentJSON(n, c))
-		}
-	case "pulls/list":
-		var prs []map[string]any
-		if r.URL.Query().Get("state") == "open" {
-			for _, n := range f.pulls[r.URL.Query().Get("head")] {
-				prs = append(prs, map[string]any{"number": n, "state": "open"})
-			}
-		}
-		ghJSON(w, http.StatusOK, prs)
-	default:
-		ghError(w, http.StatusNotFound, "Not Found")
-	}
-}
-
-// listComments answers one page of issue n's comments, with the Link
-// header GitHub sends: its URLs name the repository by id.
-func (f *fakeGitHub) listComments(w http.ResponseWriter, r *http.Request, n int) {
-	perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
-	if perPage == 0 {
-		perPage = 30
-	}
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
-	all := f.comments[n]
-	last := max((len(all)+perPage-1)/perPage, 1)
-	link := func(p int, rel string) string {
-		return fmt.Sprintf(`<%s%s/repositories/1296269/issues/%d/comments?per_page=%d&page=%d>; rel="%s"`, f.URL, f.prefix, n, perPage, p, rel)
-	}
-	var links []string
-	if page > 1 {
-		links = append(links, link(page-1, "prev"))
-	}
-	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
-	}
-	if page > 1 {
-		links = append(links, link(1, "first"))
-	}
-	if len(links) > 0 {
-		w.Header().Set("Link", strings.Join(links, ", "))
-	}
-	out := []map[string]any{}
-	for _, c := range all[min((page-1)*perPage, len(all)):min(page*perPage, len(all))] {
-		out = append(out, f.commentJSON(n, c))
-	}
-	ghJSON(w, http.StatusOK, out)
-}
-
-func (f *fakeGitHub) commentJSON(n int, c *ghComment) map[string]any {
-	return map[string]any{
-		"id": c.ID, "body": c.Body, "user": map[string]any{"login": c.Author},
-		"html_url": fmt.Sprintf("https://github.com/acme/app/pull/%d#issuecomment-%d", n, c.ID),
-	}
-}
-
-func (f *fakeGitHub) find(id int64) (int, *ghComment) {
-	for n, cs := range f.comments {
-		for _, c := range cs {
-			if c.ID == id {
-				return n, c
-			}
-		}
-	}
-	return 0, nil
-}
-
-// take returns the requests and operations received since the last take.
-func (f *fakeGitHub) take() (requests, ops []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	requests, ops = f.requests, f.ops
-	f.requests, f.ops = nil, nil
-	return requests, ops
-}
-
-// mine returns the comments of issue n by the token's user.
-func (f *fakeGitHub) mine(n int) []*ghComment {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []*ghComment
-	for _, c := range f.comments[n] {
-		if c.Author == f.author() {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func ghJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func ghError(w http.ResponseWriter, status int, msg string) {
-	ghJSON(w, status, map[string]string{"message": msg, "documentation_url": "https://docs.github.com/rest"})
+	return citest.NewFakeGitHub(t, prefix, ghToken)
 }
 
 // githubPR is the context of pull request #7 of acme/app on GitHub
@@ -237,7 +34,7 @@ func githubPR(api *fakeGitHub) *ci.Context {
 		Provider: ci.NameGitHub, Event: ci.EventPullRequest, EventName: "pull_request", PRNumber: 7,
 		Branch: "feature/login", SHA: headSHA, RunURL: runURL,
 		Repository: ci.Repository{Name: "acme/app", URL: "https://github.com/acme/app"},
-		Forge:      ci.Forge{Kind: ci.ForgeGitHub, APIURL: api.URL + api.prefix, Project: "acme/app", Token: ghToken},
+		Forge:      ci.Forge{Kind: ci.ForgeGitHub, APIURL: api.URL + api.Prefix, Project: "acme/app", Token: ghToken},
 	}
 }
 
@@ -255,15 +52,15 @@ func TestGitHubStickyComment(t *testing.T) {
 	p := fixedPlan()
 	mark := marker(p)
 	// Someone else's comment carrying the marker is not slipway's.
-	other := api.add(7, "mallory", mark+"\nnot slipway's")
+	other := api.Add(7, "mallory", mark+"\nnot slipway's")
 	n := &Notifier{Outputs: newOutputs(), CI: githubPR(api)}
 
 	notify(t, n, p, fixedResult(p))
-	requests, ops := api.take()
+	requests, ops := api.Take()
 	if want := []string{"users/get-authenticated", "issues/list-comments", "issues/create-comment"}; !slices.Equal(ops, want) {
 		t.Errorf("first run: operations %q, want %q (requests %q)", ops, want, requests)
 	}
-	mine := api.mine(7)
+	mine := api.Mine(7)
 	if len(mine) != 1 {
 		t.Fatalf("first run: %d comments by the token's user, want 1", len(mine))
 	}
@@ -277,20 +74,20 @@ func TestGitHubStickyComment(t *testing.T) {
 	}
 
 	notify(t, n, p, failedResult(p))
-	requests, ops = api.take()
+	requests, ops = api.Take()
 	if want := []string{"users/get-authenticated", "issues/list-comments", "issues/update-comment"}; !slices.Equal(ops, want) {
 		t.Errorf("second run: operations %q, want %q", ops, want)
 	}
 	if want := fmt.Sprintf("PATCH /repos/acme/app/issues/comments/%d?", first.ID); requests[2] != want {
 		t.Errorf("second run edited %q, want %q", requests[2], want)
 	}
-	if mine := api.mine(7); len(mine) != 1 || mine[0].ID != first.ID {
+	if mine := api.Mine(7); len(mine) != 1 || mine[0].ID != first.ID {
 		t.Fatalf("second run: comments by the token's user %v, want the first one only", mine)
 	}
 	golden(t, "failed/comment.md", first.Body)
 	assertContains(t, "the edited comment", first.Body, "## ❌ slipway: failed at gate", "CVE-2024-0001")
-	if other.Body != mark+"\nnot slipway's" || len(api.comments[7]) != 2 {
-		t.Errorf("another user's comment with the marker was changed (%q) or comments were added (%d)", other.Body, len(api.comments[7]))
+	if other.Body != mark+"\nnot slipway's" || len(api.Comments[7]) != 2 {
+		t.Errorf("another user's comment with the marker was changed (%q) or comments were added (%d)", other.Body, len(api.Comments[7]))
 	}
 }
 
@@ -310,15 +107,15 @@ func TestGitHubStickyCommentPaginates(t *testing.T) {
 			for i := range 250 {
 				switch {
 				case i == tt.at:
-					ours = api.add(7, api.author(), marker(p)+"\nold")
+					ours = api.Add(7, api.Author(), marker(p)+"\nold")
 				case i%50 == 0:
-					api.add(7, "mallory", marker(p)+"\ncopied marker")
+					api.Add(7, "mallory", marker(p)+"\ncopied marker")
 				default:
-					api.add(7, "reviewer", fmt.Sprintf("comment %d", i))
+					api.Add(7, "reviewer", fmt.Sprintf("comment %d", i))
 				}
 			}
 			notify(t, &Notifier{Outputs: newOutputs(), CI: githubPR(api)}, p, fixedResult(p))
-			requests, ops := api.take()
+			requests, ops := api.Take()
 			want := []string{
 				"GET /user?",
 				"GET /repos/acme/app/issues/7/comments?per_page=100",
@@ -328,7 +125,7 @@ func TestGitHubStickyCommentPaginates(t *testing.T) {
 			if len(requests) != 5 || !slices.Equal(requests[:4], want) || ops[4] != tt.wantOp {
 				t.Fatalf("requests %q (%q), want %q then %s", requests, ops, want, tt.wantOp)
 			}
-			mine := api.mine(7)
+			mine := api.Mine(7)
 			if len(mine) != 1 {
 				t.Fatalf("%d comments by the token's user, want 1", len(mine))
 			}
@@ -341,12 +138,12 @@ func TestGitHubStickyCommentPaginates(t *testing.T) {
 
 func TestGitHubTokenOfActions(t *testing.T) {
 	api := newFakeGitHub(t, "")
-	api.login = "" // GET /user: 403, as for GITHUB_TOKEN
+	api.Login = "" // GET /user: 403, as for GITHUB_TOKEN
 	p := fixedPlan()
-	human := api.add(7, "octocat", marker(p)+"\nquoted")
-	bot := api.add(7, actionsBot, marker(p)+"\nold")
+	human := api.Add(7, "octocat", marker(p)+"\nquoted")
+	bot := api.Add(7, actionsBot, marker(p)+"\nold")
 	notify(t, &Notifier{Outputs: newOutputs(), CI: githubPR(api)}, p, fixedResult(p))
-	_, ops := api.take()
+	_, ops := api.Take()
 	if want := []string{"users/get-authenticated", "issues/list-comments", "issues/update-comment"}; !slices.Equal(ops, want) {
 		t.Errorf("operations %q, want %q", ops, want)
 	}
@@ -363,7 +160,7 @@ func TestGitHubForkPullRequest(t *testing.T) {
 		out := newOutputs()
 		p := fixedPlan()
 		notify(t, &Notifier{Outputs: out, CI: c}, p, fixedResult(p))
-		if requests, _ := api.take(); len(requests) > 0 {
+		if requests, _ := api.Take(); len(requests) > 0 {
 			t.Errorf("requests on a fork's pull request with comment: auto: %q", requests)
 		}
 		want := "no comment on pull request #7: it comes from a fork, whose token cannot write comments (comment: always tries anyway)"
@@ -372,15 +169,15 @@ func TestGitHubForkPullRequest(t *testing.T) {
 	})
 	t.Run("always: a 403 does not fail the run", func(t *testing.T) {
 		api := newFakeGitHub(t, "")
-		api.login = ""
-		api.readOnly = true
+		api.Login = ""
+		api.ReadOnly = true
 		c := githubPR(api)
 		c.Fork = true
 		out := newOutputs()
 		p := fixedPlan()
 		r := failedResult(p)
 		log := notify(t, &Notifier{Outputs: out, CI: c, Comment: CommentAlways}, p, r)
-		if _, ops := api.take(); !slices.Equal(ops, []string{"users/get-authenticated", "issues/list-comments", "issues/create-comment"}) {
+		if _, ops := api.Take(); !slices.Equal(ops, []string{"users/get-authenticated", "issues/list-comments", "issues/create-comment"}) {
 			t.Errorf("operations %q", ops)
 		}
 		assertContains(t, "the job summary", out.summary,
@@ -399,12 +196,12 @@ func TestGitHubForkPullRequest(t *testing.T) {
 func TestGitHubPushUpdatesThePullRequestComment(t *testing.T) {
 	api := newFakeGitHub(t, "")
 	p := fixedPlan()
-	api.pulls["acme:feature/login"] = []int{7, 8}
-	ours := api.add(7, api.author(), marker(p)+"\nold")
+	api.Pulls["acme:feature/login"] = []int{7, 8}
+	ours := api.Add(7, api.Author(), marker(p)+"\nold")
 	c := githubPR(api)
 	c.Event, c.EventName, c.PRNumber = ci.EventBranchPush, "push", 0
 	notify(t, &Notifier{Outputs: newOutputs(), CI: c}, p, fixedResult(p))
-	requests, ops := api.take()
+	requests, ops := api.Take()
 	if requests[0] != "GET /repos/acme/app/pulls?head=acme%3Afeature%2Flogin&per_page=100&state=open" {
 		t.Errorf("first request %q, want the open pull requests from acme:feature/login", requests[0])
 	}
@@ -412,8 +209,8 @@ func TestGitHubPushUpdatesThePullRequestComment(t *testing.T) {
 	if !slices.Equal(ops, want) {
 		t.Errorf("operations %q, want %q: PR 7's comment updated, none created on PR 8", ops, want)
 	}
-	if !strings.Contains(ours.Body, "slipway: passed") || len(api.comments[8]) != 0 {
-		t.Errorf("PR 7's comment %q; PR 8's comments %v", ours.Body, api.comments[8])
+	if !strings.Contains(ours.Body, "slipway: passed") || len(api.Comments[8]) != 0 {
+		t.Errorf("PR 7's comment %q; PR 8's comments %v", ours.Body, api.Comments[8])
 	}
 	if cs := reportFile(t).Comment; cs.Action != "updated" || cs.Target != "pull request #7" {
 		t.Errorf("report comment status = %+v", cs)
@@ -422,7 +219,7 @@ func TestGitHubPushUpdatesThePullRequestComment(t *testing.T) {
 	// A branch with no open pull request: one lookup, nothing else.
 	c.Branch = "main"
 	notify(t, &Notifier{Outputs: newOutputs(), CI: c}, p, fixedResult(p))
-	if _, ops := api.take(); !slices.Equal(ops, []string{"pulls/list"}) {
+	if _, ops := api.Take(); !slices.Equal(ops, []string{"pulls/list"}) {
 		t.Errorf("push to main: operations %q, want the pull request lookup only", ops)
 	}
 }
@@ -432,7 +229,7 @@ func TestCommentNever(t *testing.T) {
 	p := fixedPlan()
 	out := newOutputs()
 	notify(t, &Notifier{Outputs: out, CI: githubPR(api), Comment: CommentNever}, p, fixedResult(p))
-	if requests, _ := api.take(); len(requests) > 0 {
+	if requests, _ := api.Take(); len(requests) > 0 {
 		t.Errorf("requests with comment: never: %q", requests)
 	}
 	if strings.Contains(out.summary, "no comment") {
@@ -465,10 +262,10 @@ func TestJenkinsChangeRequestOnGitHub(t *testing.T) {
 	p.CI = pipeline.CIPlan{Provider: c.Provider, Event: string(c.Event), SHA: c.SHA, Branch: c.Branch, PR: c.PRNumber, BaseRef: c.BaseRef, Repository: c.Repository.Name, RunURL: c.RunURL}
 	out := newOutputs()
 	log := notify(t, &Notifier{Outputs: out, CI: c}, p, fixedResult(p))
-	if _, ops := api.take(); !slices.Equal(ops, []string{"users/get-authenticated", "issues/list-comments", "issues/create-comment"}) {
+	if _, ops := api.Take(); !slices.Equal(ops, []string{"users/get-authenticated", "issues/list-comments", "issues/create-comment"}) {
 		t.Errorf("operations %q", ops)
 	}
-	if mine := api.mine(7); len(mine) != 1 || !strings.Contains(mine[0].Body, "[Jenkins run](https://jenkins.example.com/job/app/job/PR-7/3/)") {
+	if mine := api.Mine(7); len(mine) != 1 || !strings.Contains(mine[0].Body, "[Jenkins run](https://jenkins.example.com/job/app/job/PR-7/3/)") {
 		t.Errorf("comments by the token's user: %v", mine)
 	}
 	if len(out.keys) > 0 || out.summary != "" {

@@ -266,7 +266,7 @@ func TestMarkdownStaysUnderTheCommentLimit(t *testing.T) {
 	// The comment, marker included, fits as well.
 	api := newFakeGitHub(t, "")
 	notify(t, &Notifier{Outputs: newOutputs(), CI: githubPR(api)}, p, r)
-	if mine := api.mine(7); len(mine) != 1 || utf8.RuneCountInString(mine[0].Body) > CommentLimit {
+	if mine := api.Mine(7); len(mine) != 1 || utf8.RuneCountInString(mine[0].Body) > CommentLimit {
 		t.Errorf("the comment is missing or over the limit")
 	}
 }
