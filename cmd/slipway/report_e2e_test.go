@@ -50,7 +50,6 @@ func TestReportOnGitHubActions(t *testing.T) {
 	marker := "<!-- slipway:sticky:" + repo + " -->"
 	other := api.Add(pr, "someone-else", marker+"\nnot slipway's")
 
-	var digests []string
 	for run := 1; run <= 2; run++ {
 		for _, f := range []string{"GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"} {
 			if err := os.WriteFile(env[f], nil, 0o644); err != nil {
@@ -65,7 +64,6 @@ func TestReportOnGitHubActions(t *testing.T) {
 			t.Error("the token was not masked in the log")
 		}
 		digest := res.Build.Digest
-		digests = append(digests, digest)
 		raw, err := os.ReadFile(env["GITHUB_OUTPUT"])
 		if err != nil {
 			t.Fatal(err)
