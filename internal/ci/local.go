@@ -8,8 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
+	"sync"
 
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/semver"
@@ -51,41 +50,50 @@ func (p *localProvider) Context(ctx context.Context, warn func(string)) (*Contex
 	if warn == nil {
 		warn = nopWarn
 	}
-	top, err := p.git(ctx, "rev-parse", "--show-toplevel")
-	if err != nil {
+	// Every query runs at once: a run's start waits for one git process,
+	// not several in a row. Their errors are looked at in order: not a
+	// repository, then no commit, then the rest.
+	var top, sha, tags, branch, date, origin, originHead string
+	type query struct {
+		dst      *string
+		what     string
+		optional bool
+		args     []string
+		err      error
+	}
+	queries := []*query{
+		{&top, "", false, []string{"rev-parse", "--show-toplevel"}, nil},
+		{&sha, "reading HEAD in " + p.dir, true, []string{"rev-parse", "--verify", "-q", "HEAD"}, nil},
+		{&tags, "listing the tags on HEAD", false, []string{"tag", "--points-at", "HEAD"}, nil},
+		{&branch, "reading the current branch", true, []string{"symbolic-ref", "--short", "-q", "HEAD"}, nil},
+		{&date, "reading the commit date of HEAD", false, []string{"show", "-s", "--no-show-signature", "--format=%cI", "HEAD"}, nil},
+		{&origin, "reading the origin remote", true, []string{"config", "--get", "remote.origin.url"}, nil},
+		{&originHead, "reading origin/HEAD", true, []string{"symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD"}, nil},
+	}
+	var wg sync.WaitGroup
+	for _, q := range queries {
+		wg.Go(func() {
+			run := p.git
+			if q.optional {
+				run = p.gitOptional
+			}
+			*q.dst, q.err = run(ctx, q.args...)
+		})
+	}
+	wg.Wait()
+	if err := queries[0].err; err != nil {
 		return nil, p.notARepository(err)
 	}
-	sha, err := p.gitOptional(ctx, "rev-parse", "--verify", "-q", "HEAD")
-	if err != nil {
-		return nil, fmt.Errorf("reading HEAD in %s: %w", p.dir, err)
+	if err := queries[1].err; err != nil {
+		return nil, fmt.Errorf("%s: %w", queries[1].what, err)
 	}
 	if sha == "" {
 		return nil, errs.Input("context", "the git repository %s has no commits yet", top)
 	}
-	// The remaining queries are independent: run them at once.
-	var tags, branch, date, origin, originHead string
-	g, gctx := errgroup.WithContext(ctx)
-	query := func(dst *string, what string, optional bool, args ...string) {
-		g.Go(func() error {
-			run := p.git
-			if optional {
-				run = p.gitOptional
-			}
-			out, err := run(gctx, args...)
-			if err != nil {
-				return fmt.Errorf("%s: %w", what, err)
-			}
-			*dst = out
-			return nil
-		})
-	}
-	query(&tags, "listing the tags on HEAD", false, "tag", "--points-at", "HEAD")
-	query(&branch, "reading the current branch", true, "symbolic-ref", "--short", "-q", "HEAD")
-	query(&date, "reading the commit date of HEAD", false, "show", "-s", "--no-show-signature", "--format=%cI", "HEAD")
-	query(&origin, "reading the origin remote", true, "config", "--get", "remote.origin.url")
-	query(&originHead, "reading origin/HEAD", true, "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD")
-	if err := g.Wait(); err != nil {
-		return nil, err
+	for _, q := range queries[2:] {
+		if q.err != nil {
+			return nil, fmt.Errorf("%s: %w", q.what, q.err)
+		}
 	}
 	c := &Context{
 		Provider:   NameLocal,
