@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -268,5 +269,31 @@ func TestKeylessVerifyOffline(t *testing.T) {
 	st.signer = &Signer{SignerVerifier: sv, Cert: signer.Cert, Subject: "https://github.com/evil/app/.github/workflows/ci.yml@refs/heads/main", Issuer: issuer}
 	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err == nil {
 		t.Error("a signature verified for another identity")
+	}
+}
+
+// GitHub's token endpoint is asked for a token with audience sigstore,
+// with the request token as bearer; a refusal says what to check.
+func TestGitHubToken(t *testing.T) {
+	var got *http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		if r.Header.Get("Authorization") != "Bearer request-token" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		_, _ = io.WriteString(w, `{"count":1,"value":"the.jwt.token"}`)
+	}))
+	defer srv.Close()
+	tok, err := GitHubToken(srv.URL+"/token?api-version=2.0", "request-token", nil)(context.Background())
+	if err != nil || tok != "the.jwt.token" {
+		t.Fatalf("token %q, %v", tok, err)
+	}
+	if q := got.URL.Query(); q.Get("audience") != "sigstore" || q.Get("api-version") != "2.0" {
+		t.Errorf("query = %v, want audience=sigstore and the URL's own parameters", q)
+	}
+	_, err = GitHubToken(srv.URL+"/token", "wrong", nil)(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "id-token: write") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("refused: %v", err)
 	}
 }
