@@ -70,7 +70,7 @@ func TestReportOnGitHubActions(t *testing.T) {
 		}
 		out := parseGitHubOutput(t, string(raw))
 		for k, want := range map[string]string{
-			"digest": digest, "vulnerabilities-high": "1", "vulnerabilities-critical": "0",
+			"digest": digest, "images": repo + "@" + digest, "vulnerabilities-high": "1", "vulnerabilities-critical": "0",
 			"tags": repo + ":pr-" + strconv.Itoa(pr) + "\n" + repo + ":sha-" + env["GITHUB_SHA"][:7],
 		} {
 			if out[k] != want {

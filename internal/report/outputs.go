@@ -11,7 +11,9 @@ import (
 
 // stepOutputs lists the GitHub step outputs of a run, in order:
 //
-//   - digest, imageid (see imageID), metadata (buildx's metadata file);
+//   - digest, imageid (see imageID), metadata (buildx's metadata file),
+//     images (repository@digest in every repository the digest reached,
+//     one per line);
 //   - version, tags, tag-names, labels, annotations, json: metadata-action's,
 //     as meta.Result.Outputs makes them (`slipway meta` sets the same;
 //     `slipway run` sets them here only, once);
@@ -35,6 +37,11 @@ func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary, reportPa
 		add("digest", b.Digest)
 		add("imageid", f.imageID)
 		add("metadata", string(js))
+		var refs []string
+		for _, img := range r.Images {
+			refs = append(refs, img.Ref)
+		}
+		add("images", strings.Join(refs, "\n"))
 	}
 	if md != nil {
 		kvs, err := md.Outputs()

@@ -85,7 +85,7 @@ func TestGitHubStepOutputs(t *testing.T) {
 	out := newOutputs()
 	notify(t, &Notifier{Outputs: out, CI: &ci.Context{Provider: ci.NameGitHub}, Meta: md}, p, r)
 	want := []string{
-		"digest", "imageid", "metadata", "version", "tags", "tag-names", "labels", "annotations", "json",
+		"digest", "imageid", "metadata", "images", "version", "tags", "tag-names", "labels", "annotations", "json",
 		"vulnerabilities-critical", "vulnerabilities-high", "vulnerabilities-medium", "vulnerabilities-low", "vulnerabilities-unknown",
 		"sbom", "sarif", "report", "signature", "attestations", "verify-command",
 	}
@@ -102,6 +102,7 @@ func TestGitHubStepOutputs(t *testing.T) {
 		}
 	}
 	for k, v := range map[string]string{
+		"images": ghcr + "@" + digest + "\n" + quay + "@" + digest,
 		"digest": digest, "imageid": digest, // two platforms: the index
 		"version": "1.2.3", "tags": ghcr + ":1.2.3",
 		"vulnerabilities-critical": "0", "vulnerabilities-high": "1", "vulnerabilities-low": "4",

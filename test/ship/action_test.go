@@ -96,7 +96,7 @@ func TestActionlint(t *testing.T) {
 // names, the scan's counts and files, the signature; the ones slipway
 // writes today (internal/report, slipway meta) among them.
 var actionOutputs = []string{
-	"digest", "imageid", "metadata",
+	"digest", "imageid", "metadata", "images",
 	"version", "tags", "tag-names", "labels", "annotations", "json",
 	"vulnerabilities-critical", "vulnerabilities-high", "vulnerabilities-medium", "vulnerabilities-low", "vulnerabilities-unknown",
 	"sbom", "sarif", "report",
