@@ -221,3 +221,21 @@ func TestInputsTable(t *testing.T) {
 		t.Errorf("env names of build-args: %s, %s", in.EnvName(), in.GitHubEnvName())
 	}
 }
+
+// A PEM given as cosign-key itself is refused without being echoed, and
+// its lines are masked.
+func TestCosignKeyPEMInline(t *testing.T) {
+	pem := "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA==\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+	l, err := Load(Options{Env: environ.Map(map[string]string{"SLIPWAY_COSIGN_KEY": pem})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Validate()
+	var ie *errs.InputError
+	if !errors.As(err, &ie) || ie.Input != "cosign-key" || strings.Contains(err.Error(), "c2VjcmV0") {
+		t.Errorf("err = %v, want an input error for cosign-key that does not show the key", err)
+	}
+	if !slices.Contains(l.SecretValues(), "c2VjcmV0LWtleS1tYXRlcmlhbA==") {
+		t.Error("the key's line is not masked")
+	}
+}

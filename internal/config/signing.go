@@ -26,7 +26,8 @@ var kmsSchemes = []string{"awskms://", "gcpkms://", "azurekms://", "hashivault:/
 type SigningKey struct {
 	// Ref is the input as given, for messages; "" means keyless.
 	Ref string
-	// PEM is an encrypted cosign (or PKCS#8/EC) private key; nil for KMS.
+	// PEM is an encrypted cosign or sigstore private key (as cosign
+	// generate-key-pair writes it); nil for KMS.
 	PEM []byte
 	// KMS is a reference cosign's KMS providers resolve.
 	KMS string
@@ -96,14 +97,24 @@ func (l *Loaded) signingSecrets() []string {
 	o := l.OIDCSource()
 	pw, _ := l.env.Lookup(EnvCosignPassword)
 	out := []string{o.Token, o.RequestToken, pw}
+	if strings.Contains(l.CosignKey, "-----BEGIN") {
+		out = append(out, pemLines(l.CosignKey)...)
+	}
 	if v, ok := strings.CutPrefix(strings.TrimSpace(l.CosignKey), "env://"); ok {
 		// A PEM is masked line by line (CI log masking is per line); its
 		// armour lines are not secret.
 		pem, _ := l.env.Lookup(v)
-		for line := range strings.Lines(pem) {
-			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "-----") {
-				out = append(out, line)
-			}
+		out = append(out, pemLines(pem)...)
+	}
+	return out
+}
+
+// pemLines are a PEM's lines but its armour, for masking line by line.
+func pemLines(pem string) []string {
+	var out []string
+	for line := range strings.Lines(pem) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "-----") {
+			out = append(out, line)
 		}
 	}
 	return out

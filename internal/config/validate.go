@@ -281,6 +281,10 @@ func (c *Config) validateScan() error {
 }
 
 func (c *Config) validateSign() error {
+	if strings.Contains(c.CosignKey, "-----BEGIN") {
+		// The key itself, not where it is: never echo it.
+		return errs.Input("cosign-key", "holds a PEM key itself (expected a file path, or env://VAR naming the variable that holds the PEM)")
+	}
 	for _, u := range []struct{ input, v string }{{"fulcio-url", c.FulcioURL}, {"rekor-url", c.RekorURL}} {
 		p, err := url.Parse(u.v)
 		if u.v == "" {

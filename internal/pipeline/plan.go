@@ -33,6 +33,9 @@ type Plan struct {
 	Sign     SignPlan     `json:"sign"`
 	Report   ReportPlan   `json:"report"`
 	Steps    []Step       `json:"steps"`
+	// Warnings are what the plan will do that a user should know; the
+	// run's result starts with them.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // CIPlan is the CI context the plan was computed for.
@@ -365,8 +368,13 @@ func (p *Plan) planSign(cfg *config.Config, oidc, canSign bool) error {
 	case cfg.CosignKey != "":
 		s.Enabled, s.Mode, s.Key = true, "key", cfg.CosignKey
 		s.FulcioURL = ""
-	case oidc || cfg.Sign == "true":
+	case oidc:
 		s.Enabled, s.Mode = true, "keyless"
+		if !cfg.TlogUpload {
+			p.Warnings = append(p.Warnings, "keyless signing with tlog-upload false: nothing timestamps the signature, so it verifies only while its certificate is valid (about 10 minutes); use the transparency log, or a key")
+		}
+	case cfg.Sign == "true":
+		return errs.Input("sign", "sign is true but there is neither a cosign-key nor an OIDC token (expected cosign-key, SIGSTORE_ID_TOKEN, or GitHub Actions' permissions: id-token: write)")
 	default:
 		s.Reason = "sign is auto and neither cosign-key nor an OIDC token is available"
 	}

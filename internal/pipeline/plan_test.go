@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -292,4 +293,28 @@ func planText(t *testing.T, p *Plan) string {
 		t.Fatal(err)
 	}
 	return buf.String()
+}
+
+// Keyless needs an OIDC token: sign: true without one (nor a key) is bad
+// input; keyless without the transparency log is planned with a warning,
+// which the run's result carries.
+func TestPlanKeyless(t *testing.T) {
+	_, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult(), CanSign: true})
+	var ie *errs.InputError
+	if !errors.As(err, &ie) || ie.Input != "sign" || !strings.Contains(err.Error(), "OIDC") {
+		t.Errorf("sign: true without a key or token: %v, want an input error", err)
+	}
+	cfg := loaded(t, map[string]string{"tlog-upload": "false"})
+	cfg.OIDC = true
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult(), CanSign: true})
+	if err != nil || p.Sign.Mode != "keyless" || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "10 minutes") {
+		t.Fatalf("keyless without the log: %+v %q, %v", p.Sign, p.Warnings, err)
+	}
+	if !strings.Contains(planText(t, p), "10 minutes") {
+		t.Error("the printed plan does not warn")
+	}
+	res, err := Run(context.Background(), p, Nop(io.Discard))
+	if err != nil || !slices.Equal(res.Warnings, p.Warnings) {
+		t.Errorf("result warnings %q (%v), want the plan's", res.Warnings, err)
+	}
 }

@@ -104,6 +104,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 	for i, s := range p.Steps {
 		fmt.Fprintf(tw, "  %d. %s\t%s\n", i+1, s.Stage, s.Action)
 	}
+	if len(p.Warnings) > 0 {
+		section("Warnings")
+		for _, w := range p.Warnings {
+			fmt.Fprintf(tw, "  - %s\n", w)
+		}
+	}
 	return tw.Flush()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/slipway-ci/slipway/internal/errs"
@@ -66,7 +67,7 @@ const reportTimeout = 30 * time.Second
 // except the report, which always runs so that a failure is reported too.
 // The error is an *errs.StageError for the failed step.
 func Run(ctx context.Context, p *Plan, st Stages) (*Result, error) {
-	r := &Result{}
+	r := &Result{Warnings: slices.Clone(p.Warnings)}
 	var failure error
 	for _, step := range p.Steps {
 		if failure != nil && step.Stage != StageReport {

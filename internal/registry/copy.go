@@ -49,7 +49,7 @@ func (c *Copier) Copy(ctx context.Context, from string, to []string, built *pipe
 		}
 		img.blobs[i] = &remote.MountableLayer{Layer: l, Reference: src.Digest(d.String())}
 	}
-	opts := remoteOptions(ctx, c.Keychain)
+	opts := RemoteOptions(ctx, c.Keychain)
 	arts := make(map[string]v1.Image, len(artifacts))
 	for _, tag := range artifacts {
 		ref := src.Tag(tag)

@@ -50,7 +50,7 @@ func (p *Publisher) PushLayout(ctx context.Context, dir, digest string, repos []
 	if jobs <= 0 {
 		jobs = 4
 	}
-	pusher, err := remote.NewPusher(remoteOptions(ctx, p.Keychain)...)
+	pusher, err := remote.NewPusher(RemoteOptions(ctx, p.Keychain)...)
 	if err != nil {
 		return err
 	}
@@ -252,10 +252,11 @@ func (r *manifestWriter) put(ctx context.Context, m manifestSource) error {
 // tries, 0.5 s then doubling.
 var retryBackoff = remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: manifestAttempts}
 
-// remoteOptions are the options of every registry request slipway makes
-// through go-containerregistry: the keychain, and bounded retries of
-// timeouts, 429 and 5xx answers as well as of transient network errors.
-func remoteOptions(ctx context.Context, k authn.Keychain) []remote.Option {
+// RemoteOptions are the options of every registry request slipway makes
+// through go-containerregistry (here and in the sign stage): the keychain,
+// and bounded retries of timeouts, 429 and 5xx answers as well as of
+// transient network errors.
+func RemoteOptions(ctx context.Context, k authn.Keychain) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx), remote.WithAuthFromKeychain(k),
 		remote.WithRetryBackoff(retryBackoff),

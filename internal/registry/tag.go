@@ -20,7 +20,7 @@ func (t *Tagger) Tag(ctx context.Context, repo, digest string, tags []string) er
 	if err != nil {
 		return fmt.Errorf("image %s@%s: %w", repo, digest, err)
 	}
-	opts := remoteOptions(ctx, t.Keychain)
+	opts := RemoteOptions(ctx, t.Keychain)
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
 		return t.Keychain.explain(ref.Context().Registry, fmt.Errorf("reading %s before tagging it: %w", ref, err))

@@ -79,7 +79,7 @@ func (g *gitlabAPI) create(ctx context.Context, number int, body string) (string
 }
 
 // openChanges implements forgeAPI: GET /projects/:id/merge_requests with
-// source_branch and state=opened.
+// source_branch and state=opened, the project's own (not forks').
 func (g *gitlabAPI) openChanges(ctx context.Context, branch string) ([]int, error) {
 	mrs, _, err := g.client.MergeRequests.ListProjectMergeRequests(g.project, &gitlab.ListProjectMergeRequestsOptions{
 		ListOptions: gitlab.ListOptions{PerPage: 100}, State: gitlab.Ptr("opened"), SourceBranch: &branch,
@@ -89,7 +89,11 @@ func (g *gitlabAPI) openChanges(ctx context.Context, branch string) ([]int, erro
 	}
 	var iids []int
 	for _, mr := range mrs {
-		iids = append(iids, mr.IID)
+		// A fork's merge request from a branch of the same name is not
+		// this push's change.
+		if mr.SourceProjectID == mr.TargetProjectID {
+			iids = append(iids, mr.IID)
+		}
 	}
 	return iids, nil
 }

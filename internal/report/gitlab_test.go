@@ -108,13 +108,14 @@ type fakeGitLab struct {
 	readOnly bool              // writes answer 403
 	notes    map[int][]*glNote // by merge request iid
 	mrs      map[string][]int  // open merge requests by source branch
+	forkMRs  map[string][]int  // open merge requests from forks' branches of that name
 	nextID   int
 	requests []string // "METHOD path?query" under /api/v4
 	names    []string // the documented endpoint of each
 }
 
 func newFakeGitLab(t *testing.T) *fakeGitLab {
-	f := &fakeGitLab{t: t, user: "project_42_bot_1", notes: map[int][]*glNote{}, mrs: map[string][]int{}, nextID: 500}
+	f := &fakeGitLab{t: t, user: "project_42_bot_1", notes: map[int][]*glNote{}, mrs: map[string][]int{}, forkMRs: map[string][]int{}, nextID: 500}
 	f.Server = httptest.NewServer(f)
 	t.Cleanup(f.Close)
 	return f
@@ -161,7 +162,10 @@ func (f *fakeGitLab) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var out []map[string]any
 		if r.URL.Query().Get("state") == "opened" {
 			for _, iid := range f.mrs[r.URL.Query().Get("source_branch")] {
-				out = append(out, map[string]any{"id": 9000 + iid, "iid": iid, "state": "opened"})
+				out = append(out, map[string]any{"id": 9000 + iid, "iid": iid, "state": "opened", "source_project_id": 42, "target_project_id": 42})
+			}
+			for _, iid := range f.forkMRs[r.URL.Query().Get("source_branch")] {
+				out = append(out, map[string]any{"id": 9000 + iid, "iid": iid, "state": "opened", "source_project_id": 4242, "target_project_id": 42})
 			}
 		}
 		glJSON(w, http.StatusOK, out)
@@ -403,7 +407,14 @@ func TestGitLabPushUpdatesTheMergeRequestNote(t *testing.T) {
 	p := gitlabPlan(c)
 	api.mrs["feature/login"] = []int{7}
 	ours := api.add(7, api.user, marker(p)+"\nold", false)
+	// A fork's merge request from its own feature/login is not this
+	// push's: its note stays as it is.
+	api.forkMRs["feature/login"] = []int{8}
+	forks := api.add(8, api.user, marker(p)+"\nthe fork's", false)
 	notify(t, &Notifier{Outputs: newOutputs(), CI: c, GitLabToken: glToken}, p, fixedResult(p))
+	if forks.Body != marker(p)+"\nthe fork's" {
+		t.Errorf("the note on the fork's merge request changed: %q", forks.Body)
+	}
 	requests, names := api.take()
 	if requests[0] != "GET /projects/42/merge_requests?per_page=100&source_branch=feature%2Flogin&state=opened" {
 		t.Errorf("lookup %q", requests[0])

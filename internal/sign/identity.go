@@ -115,6 +115,10 @@ func GitHubToken(requestURL, requestToken string, hc *http.Client) TokenSource {
 	}
 }
 
+// fulcioTimeout bounds the certificate request (the legacy API takes no
+// context).
+const fulcioTimeout = 30 * time.Second
+
 // Keyless is a keyless identity: an ephemeral key whose certificate
 // Fulcio issues for an OIDC token.
 type Keyless struct {
@@ -157,7 +161,7 @@ func (k Keyless) Signer(ctx context.Context) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fulcio-url %q: %w", k.FulcioURL, err)
 	}
-	fc := api.NewClient(u, api.WithUserAgent("slipway"))
+	fc := api.NewClient(u, api.WithUserAgent("slipway"), api.WithTimeout(fulcioTimeout))
 	resp, err := fc.SigningCert(api.CertificateRequest{PublicKey: api.Key{Content: pubPEM}, SignedEmailAddress: proof}, tok)
 	if err != nil {
 		return nil, fmt.Errorf("getting a certificate from %s: %w", k.FulcioURL, err)

@@ -33,6 +33,7 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
 	cremote "github.com/sigstore/cosign/v2/pkg/cosign/remote"
+	"github.com/sigstore/cosign/v2/pkg/oci"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
@@ -42,6 +43,7 @@ import (
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/registry"
 )
 
 // PublicKeyFile is the public key of a key-based run, under the output
@@ -90,7 +92,7 @@ func (s *Stage) logf(format string, args ...any) {
 }
 
 func (s *Stage) remoteOpts(ctx context.Context) []remote.Option {
-	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(s.Keychain)}
+	return registry.RemoteOptions(ctx, s.Keychain)
 }
 
 // Sign implements pipeline.Signer: it signs the digest and every platform
@@ -174,15 +176,11 @@ func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rek
 	}
 	// Skip the work when the key already signed this payload (a re-run
 	// after an interrupted one): no second signature, no second log entry.
+	// When the log is asked for, the signature found must be in it.
 	if sv.Cert == nil {
-		if sigs, err := se.Signatures(); err == nil {
-			probe, err := static.NewSignature(payload, "")
-			if err == nil {
-				if found, _ := cremote.NewDupeDetector(sv).Find(sigs, probe); found != nil {
-					s.logf("slipway: %s is already signed by this key", ref)
-					return -1, nil
-				}
-			}
+		if idx, ok := s.alreadySigned(se, payload, sv, rekor != nil); ok {
+			s.logf("slipway: %s is already signed by this key", ref)
+			return idx, nil
 		}
 	}
 	raw, err := sv.SignMessage(bytes.NewReader(payload))
@@ -219,6 +217,32 @@ func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rek
 		return -1, fmt.Errorf("writing the signature: %w", err)
 	}
 	return idx, nil
+}
+
+// alreadySigned finds a signature of payload by sv's key on se; with
+// needLog, only one that carries its transparency log bundle counts. It
+// returns the log index (-1 without one).
+func (s *Stage) alreadySigned(se oci.SignedEntity, payload []byte, sv *Signer, needLog bool) (int64, bool) {
+	sigs, err := se.Signatures()
+	if err != nil {
+		return -1, false
+	}
+	probe, err := static.NewSignature(payload, "")
+	if err != nil {
+		return -1, false
+	}
+	found, _ := cremote.NewDupeDetector(sv).Find(sigs, probe)
+	if found == nil {
+		return -1, false
+	}
+	b, err := found.Bundle()
+	switch {
+	case err == nil && b != nil:
+		return b.Payload.LogIndex, true
+	case needLog:
+		return -1, false
+	}
+	return -1, true
 }
 
 // verifierBytes is what Rekor records as the signer: the certificate, or
@@ -323,8 +347,21 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []string
 		if err != nil {
 			return fmt.Errorf("verifying the attestations of %s: %w", ref, err)
 		}
-		if len(atts) < len(signed.Attestations) {
-			return fmt.Errorf("verifying the attestations of %s: %d verified, %d made", ref, len(atts), len(signed.Attestations))
+		// Every attestation made, by type and platform, is among the
+		// verified ones (older ones by the same identity do not count for
+		// a missing one).
+		verified := map[[2]string]bool{}
+		for _, a := range atts {
+			ann, err := a.Annotations()
+			if err != nil {
+				return err
+			}
+			verified[[2]string{ann["predicateType"], ann[PlatformAnnotation]}] = true
+		}
+		for _, a := range signed.Attestations {
+			if !verified[[2]string{a.PredicateType, a.Platform}] {
+				return fmt.Errorf("verifying the attestations of %s: the %s attestation%s was not verified", ref, a.Type, forPlatform(a.Platform))
+			}
 		}
 	}
 	s.logf("slipway: verified the signatures in %s", strings.Join(repos, ", "))
@@ -340,7 +377,14 @@ func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan) (*cosign.Ch
 	sv := s.signer
 	if sv.Cert == nil {
 		co.SigVerifier = sv
-		if p.TlogUpload {
+		if p.TlogUpload && s.Trust != nil {
+			// A private Rekor's key comes from the trusted root.
+			t, err := s.Trust.Trust(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("the trust root: %w", err)
+			}
+			co.TrustedMaterial = t.Material
+		} else if p.TlogUpload {
 			pubs, err := cosign.GetRekorPubs(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("the transparency log's public keys: %w", err)
@@ -360,6 +404,13 @@ func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan) (*cosign.Ch
 	co.IgnoreSCT = !t.RequireSCT
 	co.Identities = []cosign.Identity{{Subject: sv.Subject, Issuer: sv.Issuer}}
 	return co, nil
+}
+
+func forPlatform(platform string) string {
+	if platform == "" {
+		return ""
+	}
+	return " for " + platform
 }
 
 var _ pipeline.Signer = (*Stage)(nil)

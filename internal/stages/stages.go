@@ -98,6 +98,10 @@ func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, log io.Writ
 		Keychain: keychain, OutputDir: cfg.OutputDir, Log: log,
 		Rekor: func(url string) (*rekorclient.Rekor, error) { return rekor.GetRekorClient(url) },
 	}
+	if cfg.TrustedRoot != "" {
+		// A private Sigstore: its Fulcio CA, Rekor and CT log keys.
+		st.Trust = sign.TrustedRootFile(cfg.TrustedRoot)
+	}
 	switch prep.Plan.Sign.Mode {
 	case "key":
 		key, err := cfg.SigningKey()
@@ -122,9 +126,8 @@ func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, log io.Writ
 			tok = sign.GitHubToken(o.RequestURL, o.RequestToken, nil)
 		}
 		st.Identity = sign.Keyless{FulcioURL: cfg.FulcioURL, Token: tok}
-		st.Trust = sign.PublicGood()
-		if cfg.TrustedRoot != "" {
-			st.Trust = sign.TrustedRootFile(cfg.TrustedRoot)
+		if st.Trust == nil {
+			st.Trust = sign.PublicGood()
 		}
 	}
 	return st, nil
