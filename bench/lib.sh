@@ -74,12 +74,12 @@ printf '%s\n' "$plan" | grep -q '"tags": \[\]' || {
 # The labels and manifest annotations slipway puts on the image, read from
 # its plan (JSON, one key per line), become buildctl options; "created" is
 # set anew for each buildctl run, as slipway does.
-raw_labels=()
-raw_annotations=()
+LABELS=()
+ANNOTATIONS=()
 while IFS=$'\t' read -r kind k v; do
   case $kind in
-  label) raw_labels+=("$k=$v") ;;
-  annotation) raw_annotations+=("$k=$v") ;;
+  label) LABELS+=("$k=$v") ;;
+  annotation) ANNOTATIONS+=("$k=$v") ;;
   esac
 done < <(printf '%s\n' "$plan" | awk '
   /^    "labels": \{/ { sec = "label"; next }
@@ -93,37 +93,18 @@ done < <(printf '%s\n' "$plan" | awk '
     line = $0; sub(/^ *"/, "", line); sub(/",?$/, "", line)
     i = index(line, "="); printf "annotation\t%s\t%s\n", substr(line, 1, i - 1), substr(line, i + 1)
   }')
-[ ${#raw_labels[@]} -gt 0 ] || {
+[ ${#LABELS[@]} -gt 0 ] || {
   log "could not read the labels from slipway's plan"
   exit 1
 }
 
 # raw_cmd CREATED: the buildctl command line, in the array RAW.
+# shellcheck source=bench/buildctl.sh
+. bench/buildctl.sh
 raw_cmd() {
-  local created=$1 kv k out
-  RAW=(
-    "$BUILDCTL" --addr "$BUILDKIT_HOST" build
-    --progress "$PROGRESS"
-    --frontend dockerfile.v0
-    --local context="$CONTEXT" --local dockerfile="$CONTEXT"
-    --opt filename=Dockerfile
-    --opt platform="$PLATFORMS"
-    --opt build-arg:BASE_IMAGE="$BASE"
-    --opt attest:provenance=mode=min
-  )
-  for kv in "${raw_labels[@]}"; do
-    k=${kv%%=*}
-    [ "$k" = org.opencontainers.image.created ] && kv="$k=$created"
-    RAW+=(--opt "label:$kv")
-  done
-  out="type=image,name=$RAW_REPO,push=true,push-by-digest=true,name-canonical=true,oci-mediatypes=true"
-  for kv in "${raw_annotations[@]}"; do
-    k=${kv%%=*}
-    [ "$k" = manifest:org.opencontainers.image.created ] && kv="$k=$created"
-    # level:key=value → annotation-level.key=value (quoted for the CSV)
-    out+=",\"annotation-${k%%:*}.${kv#*:}\""
-  done
-  RAW+=(--output "$out")
+  buildctl_cmd "$RAW_REPO" "$1"
+  # shellcheck disable=SC2034 # used by the scripts that source this
+  RAW=("${BUILDCTL_CMD[@]}")
 }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }

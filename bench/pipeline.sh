@@ -278,31 +278,12 @@ mapfile -t ANNOTATIONS < <(jq -r '.metadata.annotations[]' <<<"$plan")
 # ------------------------------------------------------------ anchor
 
 # build_cmd REPO CREATED METADATA: the buildctl command, in BUILD.
+# shellcheck source=bench/buildctl.sh
+. bench/buildctl.sh
+PROGRESS=plain
 build_cmd() {
-  local repo=$1 created=$2 md=$3 kv k out
-  BUILD=(
-    "$BUILDCTL" --addr "$BUILDKIT_HOST" build
-    --progress plain
-    --frontend dockerfile.v0
-    --local context="$CONTEXT" --local dockerfile="$CONTEXT"
-    --opt filename=Dockerfile
-    --opt platform="$PLATFORMS"
-    --opt build-arg:BASE_IMAGE="$BASE"
-    --opt attest:provenance=mode=min
-    --metadata-file "$md"
-  )
-  for kv in "${LABELS[@]}"; do
-    k=${kv%%=*}
-    [ "$k" = org.opencontainers.image.created ] && kv="$k=$created"
-    BUILD+=(--opt "label:$kv")
-  done
-  out="type=image,name=$repo,push=true,push-by-digest=true,name-canonical=true,oci-mediatypes=true"
-  for kv in "${ANNOTATIONS[@]}"; do
-    k=${kv%%=*}
-    [ "$k" = manifest:org.opencontainers.image.created ] && kv="$k=$created"
-    out+=",\"annotation-${k%%:*}.${kv#*:}\""
-  done
-  BUILD+=(--output "$out")
+  buildctl_cmd "$1" "$2" --metadata-file "$3"
+  BUILD=("${BUILDCTL_CMD[@]}")
 }
 TRIVY_OFFLINE=(--skip-db-update --skip-java-db-update --offline-scan --skip-version-check --quiet)
 cosign_args() { COSIGN_ARGS=(--key "$KEY" --tlog-upload=false --yes); }

@@ -23,22 +23,11 @@ import (
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
-// cosignCLI is the real cosign CLI of the version slipway links, built by
-// hack/testdeps.sh.
-func cosignCLI(t *testing.T) string {
-	t.Helper()
-	home, _ := os.UserHomeDir()
-	p := filepath.Join(home, ".cache", "slipway", "bin", "cosign-v2.6.5")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("the cosign CLI is missing (%v): run `make testdeps`", err)
-	}
-	return p
-}
-
-// cosignRun runs the cosign CLI offline (no TUF, no transparency log).
+// cosignRun runs the real cosign CLI of the version slipway links (built
+// by hack/testdeps.sh) offline: no TUF, no transparency log.
 func cosignRun(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(cosignCLI(t), args...)
+	cmd := exec.Command(testenv.GoTool(t, "cosign"), args...)
 	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + t.TempDir()}
 	out, err := cmd.CombinedOutput()
 	return string(out), err

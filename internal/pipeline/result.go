@@ -93,9 +93,17 @@ type ScanPlatform struct {
 	Counts   map[string]int `json:"counts"`
 }
 
+// Formats of the scan's reports (ReportFile.Format).
+const (
+	FormatJSON      = "json"      // Trivy's JSON
+	FormatSARIF     = "sarif"     // SARIF 2.1.0
+	FormatGitLab    = "gitlab"    // GitLab container scanning
+	FormatCycloneDX = "cyclonedx" // a CycloneDX SBOM
+)
+
 // ReportFile is one written report.
 type ReportFile struct {
-	Format   string `json:"format"`             // json, sarif, gitlab, cyclonedx, ...
+	Format   string `json:"format"`             // one of the Format* constants
 	Platform string `json:"platform,omitempty"` // "" for a combined report
 	Path     string `json:"path"`
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -69,19 +70,7 @@ func TestCopy(t *testing.T) {
 	defer srvB.Close()
 	hostA, hostB := strings.TrimPrefix(srvA.URL, "http://"), strings.TrimPrefix(srvB.URL, "http://")
 
-	idx, err := random.Index(512, 2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(idx); err != nil {
-		t.Fatal(err)
-	}
-	dgst, _ := idx.Digest()
+	dir, dgst := randomLayout(t, 512)
 	ctx := context.Background()
 	k := NewKeychain(nil, authn.NewMultiKeychain())
 	src := hostA + "/team/app"
@@ -142,4 +131,27 @@ func mustRef(t *testing.T, s string) name.Reference {
 // quietRegistry is go-containerregistry's in-memory registry, not logging.
 func quietRegistry() http.Handler {
 	return ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+}
+
+// randomLayout writes a random two-platform index, of two layers of size
+// bytes each, into a new OCI layout; it returns the layout and the digest.
+func randomLayout(t *testing.T, size int64) (string, v1.Hash) {
+	t.Helper()
+	idx, err := random.Index(size, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
+	dgst, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, dgst
 }

@@ -10,9 +10,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -68,19 +65,7 @@ func TestPushLayoutByDigestOnly(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 
-	idx, err := random.Index(256, 2, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendIndex(idx); err != nil {
-		t.Fatal(err)
-	}
-	dgst, _ := idx.Digest()
+	dir, dgst := randomLayout(t, 256)
 	k := NewKeychain(nil, authn.NewMultiKeychain())
 	repos := []string{host + "/team/app", host + "/mirror/app"}
 	if err := (&Publisher{Keychain: k}).PushLayout(context.Background(), dir, dgst.String(), repos); err != nil {

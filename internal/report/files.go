@@ -105,9 +105,9 @@ func newFacts(r *pipeline.Result, imageID string) facts {
 	if s := r.Scan; s != nil {
 		for _, rf := range s.Reports {
 			switch rf.Format {
-			case "cyclonedx", "spdx", "spdx-json":
+			case pipeline.FormatCycloneDX:
 				f.sbom = append(f.sbom, rf.Path)
-			case "sarif":
+			case pipeline.FormatSARIF:
 				f.sarif = append(f.sarif, rf.Path)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -13,6 +14,7 @@ import (
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
 	"github.com/aquasecurity/trivy/pkg/db"
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	"github.com/aquasecurity/trivy/pkg/flag"
 	"github.com/aquasecurity/trivy/pkg/javadb"
 
 	"github.com/slipway-ci/slipway/internal/errs"
@@ -66,9 +68,7 @@ func (e *DBError) Unwrap() []error {
 // DefaultDBRepositories are Trivy's own vulnerability DB repositories, in
 // the CLI's order (mirror.gcr.io, then ghcr.io): the --db-repository
 // default of Trivy's flag package.
-func DefaultDBRepositories() []string {
-	return []string{db.DefaultGCRRepository, db.DefaultGHCRRepository}
-}
+func DefaultDBRepositories() []string { return slices.Clone(flag.DBRepositoryFlag.Default) }
 
 // DefaultCacheDir is where the DB and the analysis cache live when
 // scan-cache-dir is not set: <runnerTemp>/slipway-trivy when the caller
@@ -142,7 +142,7 @@ func openDB(ctx context.Context, cacheDir string, repos []string, skipUpdate boo
 		return fail(false, fmt.Errorf("opening %s: %w", db.Path(dbDir), err))
 	}
 
-	javaRepos, err := parseRepositories([]string{javadb.DefaultGCRRepository, javadb.DefaultGHCRRepository})
+	javaRepos, err := parseRepositories(flag.JavaDBRepositoryFlag.Default)
 	if err != nil {
 		return info, err
 	}

@@ -88,14 +88,6 @@ const (
 	sbomPrefix   = "sbom-"
 )
 
-// Report formats.
-const (
-	FormatJSON      = "json"
-	FormatSARIF     = "sarif"
-	FormatGitLab    = "gitlab"
-	FormatCycloneDX = "cyclonedx"
-)
-
 // Stage is the scan stage: a pipeline.Scanner.
 type Stage struct {
 	// OutputDir is where the reports go (the plan's report output dir).
@@ -455,15 +447,15 @@ func (s *Stage) writeReports(ctx context.Context, reports []platformReport, pol 
 			return report.JSONWriter{Output: w, ShowSuppressed: true}.Write(ctx, r)
 		}
 	}
-	if err := out(FormatJSON, "", JSONReport, jsonWriter(combined)); err != nil {
+	if err := out(pipeline.FormatJSON, "", JSONReport, jsonWriter(combined)); err != nil {
 		return nil, err
 	}
-	if err := out(FormatSARIF, "", SARIFReport, func(w io.Writer) error {
+	if err := out(pipeline.FormatSARIF, "", SARIFReport, func(w io.Writer) error {
 		return (&report.SarifWriter{Output: w, Version: ver}).Write(ctx, combined)
 	}); err != nil {
 		return nil, err
 	}
-	if err := out(FormatGitLab, "", GitLabFile, func(w io.Writer) error {
+	if err := out(pipeline.FormatGitLab, "", GitLabFile, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(gitLabReport(filtered, ver, startedAt, clock.Now(ctx)))
@@ -476,17 +468,17 @@ func (s *Stage) writeReports(ctx context.Context, reports []platformReport, pol 
 		}
 	}
 	if !multi {
-		if err := out(FormatCycloneDX, reports[0].Platform, SBOMFile, sbom(reports[0].raw)); err != nil {
+		if err := out(pipeline.FormatCycloneDX, reports[0].Platform, SBOMFile, sbom(reports[0].raw)); err != nil {
 			return nil, err
 		}
 		return files, nil
 	}
 	for _, pr := range reports {
 		suffix := platformSuffix(pr)
-		if err := out(FormatJSON, pr.Platform, reportPrefix+suffix+".json", jsonWriter(pr.filtered)); err != nil {
+		if err := out(pipeline.FormatJSON, pr.Platform, reportPrefix+suffix+".json", jsonWriter(pr.filtered)); err != nil {
 			return nil, err
 		}
-		if err := out(FormatCycloneDX, pr.Platform, sbomPrefix+suffix+".cdx.json", sbom(pr.raw)); err != nil {
+		if err := out(pipeline.FormatCycloneDX, pr.Platform, sbomPrefix+suffix+".cdx.json", sbom(pr.raw)); err != nil {
 			return nil, err
 		}
 	}

@@ -29,12 +29,6 @@ import (
 // index carries, so a re-run replaces each platform's own.
 const PlatformAnnotation = "dev.slipway.platform"
 
-// Report formats the scan stage writes (internal/scan's names).
-const (
-	formatCycloneDX = "cyclonedx"
-	formatJSON      = "json"
-)
-
 // attestAll attests, on ref (the built digest), the CycloneDX SBOM of
 // every platform and the vulnerability report, and writes them in one
 // attestation manifest, replacing what an earlier run attested.
@@ -46,7 +40,7 @@ func (s *Stage) attestAll(ctx context.Context, ref name.Digest, sv *Signer, reko
 	var todo []pending
 	for _, rf := range scanned.Reports {
 		switch {
-		case rf.Format == formatCycloneDX:
+		case rf.Format == pipeline.FormatCycloneDX:
 			platform := rf.Platform
 			if platform == "" && len(built.Platforms) == 1 {
 				platform = built.Platforms[0].Platform
@@ -56,7 +50,7 @@ func (s *Stage) attestAll(ctx context.Context, ref name.Digest, sv *Signer, reko
 				return nil, fmt.Errorf("reading the SBOM: %w", err)
 			}
 			todo = append(todo, pending{pipeline.Attestation{Type: "cyclonedx", PredicateType: in_toto.PredicateCycloneDX, Platform: platform, Path: rf.Path}, b})
-		case rf.Format == formatJSON && rf.Platform == "":
+		case rf.Format == pipeline.FormatJSON && rf.Platform == "":
 			b, err := vulnPredicate(rf.Path, scanned)
 			if err != nil {
 				return nil, err

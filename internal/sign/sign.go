@@ -66,7 +66,8 @@ type Stage struct {
 	// Log takes progress lines (stderr).
 	Log io.Writer
 
-	signer *Signer // resolved once per run
+	signer  *Signer // resolved once per run
+	trusted *Trust  // read once per run, for every verify
 }
 
 // Signer is a resolved signing identity.
@@ -368,6 +369,19 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []string
 	return nil
 }
 
+// trust reads the trust root once: the verify step and the copy step's
+// verify in every other repository share it (a TUF refresh, a file).
+func (s *Stage) trust(ctx context.Context) (*Trust, error) {
+	if s.trusted == nil {
+		t, err := s.Trust.Trust(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.trusted = t
+	}
+	return s.trusted, nil
+}
+
 // checkOpts are cosign's verification options for what this run signed.
 func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan) (*cosign.CheckOpts, error) {
 	co := &cosign.CheckOpts{
@@ -379,7 +393,7 @@ func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan) (*cosign.Ch
 		co.SigVerifier = sv
 		if p.TlogUpload && s.Trust != nil {
 			// A private Rekor's key comes from the trusted root.
-			t, err := s.Trust.Trust(ctx)
+			t, err := s.trust(ctx)
 			if err != nil {
 				return nil, fmt.Errorf("the trust root: %w", err)
 			}
@@ -396,7 +410,7 @@ func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan) (*cosign.Ch
 	if s.Trust == nil {
 		return nil, errors.New("no trust root to verify a keyless signature with")
 	}
-	t, err := s.Trust.Trust(ctx)
+	t, err := s.trust(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("the keyless trust root: %w", err)
 	}

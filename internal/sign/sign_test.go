@@ -260,12 +260,12 @@ func TestKeylessVerifyOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Trust = trust(stranger)
+	st.Trust, st.trusted = trust(stranger), nil
 	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err == nil {
 		t.Error("a certificate from an untrusted CA verified")
 	}
 	// Nor is another identity from the trusted CA.
-	st.Trust = trust(vs)
+	st.Trust, st.trusted = trust(vs), nil
 	st.signer = &Signer{SignerVerifier: sv, Cert: signer.Cert, Subject: "https://github.com/evil/app/.github/workflows/ci.yml@refs/heads/main", Issuer: issuer}
 	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err == nil {
 		t.Error("a signature verified for another identity")

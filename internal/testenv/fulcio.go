@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -281,34 +280,12 @@ type Fulcio struct {
 	Chain []*x509.Certificate
 }
 
-var fulcioVersion = regexp.MustCompile(`(?m)^FULCIO_VERSION=(v[0-9.]+)$`)
-
-// FulcioBin returns the path of the Fulcio that hack/testdeps.sh builds,
-// $SLIPWAY_CACHE/bin/fulcio-<version>; it fails the test when missing.
-func FulcioBin(t testing.TB) string {
-	t.Helper()
-	script := filepath.Join(RepoRoot(t), "hack", "testdeps.sh")
-	data, err := os.ReadFile(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := fulcioVersion.FindSubmatch(data)
-	if m == nil {
-		t.Fatalf("%s pins no FULCIO_VERSION", script)
-	}
-	p := filepath.Join(cacheDir(t), "bin", "fulcio-"+string(m[1]))
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s: fulcio %s: %v", NotInstalled, m[1], err)
-	}
-	return p
-}
-
 // StartFulcio starts an OIDC issuer and Fulcio in a new Sandbox, waits
 // (bounded) for Fulcio to answer, and stops it, by its PID, when the
 // test ends.
 func StartFulcio(t testing.TB) *Fulcio {
 	t.Helper()
-	bin := FulcioBin(t)
+	bin := GoTool(t, "fulcio")
 	sb := NewSandbox(t)
 	iss := StartOIDCIssuer(t, sb.Listen(t))
 

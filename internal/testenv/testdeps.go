@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -43,26 +44,25 @@ func NodeTool(t testing.TB, name string) string {
 	return p
 }
 
-var actionlintVersion = regexp.MustCompile(`(?m)^ACTIONLINT_VERSION=(v[0-9.]+)$`)
-
-// Actionlint returns the path of the actionlint that hack/testdeps.sh
-// builds, $SLIPWAY_CACHE/bin/actionlint-<version> (default
-// ~/.cache/slipway), at the version the script pins; it fails the test
-// when it is missing.
-func Actionlint(t testing.TB) string {
+// GoTool returns the path of the Go command hack/testdeps.sh builds as
+// $SLIPWAY_CACHE/bin/<name>-<version> (default ~/.cache/slipway), at the
+// version the script pins in <NAME>_VERSION; it fails the test when the
+// script pins none or the binary is missing.
+func GoTool(t testing.TB, name string) string {
 	t.Helper()
 	script := filepath.Join(RepoRoot(t), "hack", "testdeps.sh")
 	data, err := os.ReadFile(script)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := actionlintVersion.FindSubmatch(data)
+	pin := regexp.MustCompile(`(?m)^` + strings.ToUpper(name) + `_VERSION=(v[0-9.]+)$`)
+	m := pin.FindSubmatch(data)
 	if m == nil {
-		t.Fatalf("%s pins no ACTIONLINT_VERSION", script)
+		t.Fatalf("%s pins no %s_VERSION", script, strings.ToUpper(name))
 	}
-	p := filepath.Join(cacheDir(t), "bin", "actionlint-"+string(m[1]))
+	p := filepath.Join(cacheDir(t), "bin", name+"-"+string(m[1]))
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s: actionlint %s: %v", NotInstalled, m[1], err)
+		t.Fatalf("%s: %s %s: %v", NotInstalled, name, m[1], err)
 	}
 	return p
 }

@@ -58,7 +58,7 @@ func TestActionValidator(t *testing.T) {
 // steps.slipway.outputs.* against its outputs, and that its Dockerfile is
 // there.
 func TestActionlint(t *testing.T) {
-	bin := testenv.Actionlint(t)
+	bin := testenv.GoTool(t, "actionlint")
 	root := testenv.RepoRoot(t)
 	t.Run("example", func(t *testing.T) {
 		out, code := run(t, root, bin, "-no-color", "examples/github/workflow.yml")
