@@ -16,26 +16,29 @@
 #
 # The commands are built in bench/lib.sh (shared with bench/phases.sh).
 #
-# Both sides, for each run:
-#   - build examples/demo/Dockerfile (BASE_IMAGE = the test registry's
-#     busybox) for PLATFORMS on $BUILDKIT_HOST, provenance mode=min, no SBOM;
-#   - the same image labels and manifest annotations (slipway generates
-#     them: org.opencontainers.image.*, "created" being the time of the run;
-#     buildctl gets the same keys and values, with its own "created"), so
-#     each run makes a new image config on both sides, as a CI run would;
-#   - push by digest, no tag, to the same registry:
-#     slipway to <registry>/bench/slipway (BuildKit exports an OCI layout to
-#     the client, slipway pushes it with go-containerregistry), buildctl to
-#     <registry>/bench/raw (BuildKit's image exporter pushes it).
+# Three sides, for each run:
+#   slipway   `slipway run`: BuildKit pushes the result by digest to
+#             <registry>/bench/slipway and, in the same build, sends an OCI
+#             layout to slipway's output directory (kept between runs);
+#   buildctl  raw `buildctl build`, pushing by digest to <registry>/bench/raw
+#             (BuildKit's image exporter);
+#   +layout   raw `buildctl build` with both of slipway's outputs: the push
+#             (to <registry>/bench/raw-oci) and an OCI layout directory with
+#             the same name and annotations (kept between runs).
+# All three build examples/demo/Dockerfile (BASE_IMAGE = the test
+# registry's busybox) for PLATFORMS on $BUILDKIT_HOST, provenance mode=min,
+# no SBOM, with the same image labels and manifest annotations (slipway
+# generates them: org.opencontainers.image.*, "created" being the time of
+# the run; buildctl gets the same keys and values, with its own "created"),
+# so each run makes a new image config on every side, as a CI run would.
 # slipway has scan, sign and every tag off (its plan has no tag step).
 #
-# Runs are interleaved (slipway, buildctl, buildctl, slipway, ...: the order
-# alternates so neither side always runs second) and timed with the wall
-# clock (date +%s%N around the process). Printed: median, min and max of
-# each side, the ratio of the medians, the median of the per-pair ratios,
-# and peak RSS (/usr/bin/time %M). The same goes to
-# bench/results/build-push-<UTC date>-<platforms>.txt with the per-run
-# figures, the exact commands and the machine.
+# Runs are interleaved (the order rotates so that no side always runs
+# first) and timed with the wall clock (date +%s%N around the process).
+# Printed: median, min and max of each side, the ratios of the medians,
+# the medians of the per-round ratios, and peak RSS (/usr/bin/time %M). The
+# same goes to bench/results/build-push-<UTC date>-<platforms>.txt with the
+# per-run figures, the exact commands and the machine.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,7 +80,7 @@ TIME=/usr/bin/time
 PROGRESS=plain
 . bench/lib.sh
 
-# run_side NAME TAG: one run; appends "NAME ms rss_kb" to $WORK/runs.
+# run_side NAME TAG: one run; appends "NAME ms rss_kb TAG" to $WORK/runs.
 run_side() {
   local side=$1 tag=$2 t0 t1 logf=$WORK/$1-$2.log
   if [ "$side" = slipway ]; then
@@ -90,7 +93,7 @@ run_side() {
     }
     t1=$(now_ms)
   else
-    raw_cmd "$(created_now)"
+    raw_cmd "$(created_now)" "$side"
     t0=$(now_ms)
     "$TIME" -f %M -o "$WORK/rss" "${RAW[@]}" >"$logf" 2>&1 || {
       tail -n 30 "$logf" >&2
@@ -104,28 +107,30 @@ run_side() {
   [ "$tag" = warmup ] || echo "$side $((t1 - t0)) $rss $tag" >>"$WORK/runs"
   if [ "$side" = slipway ]; then
     # slipway's own figure: "built <digest> in Xms" (build and push)
-    sed -n 's/^slipway: built [^ ]* in \([0-9.]*m\{0,1\}s\).*/\1/p' "$logf" | tail -n1 >"$WORK/built"
+    sed -n 's/^ *built [^ ]* in \([0-9.]*m\{0,1\}s\).*/\1/p' "$logf" | tail -n1 >"$WORK/built"
   fi
 }
 
 # ------------------------------------------------------------ runs
 
+SIDES=(slipway raw rawoci)
 : >"$WORK/runs"
-log "platforms $PLATFORMS: $WARMUP warm-up run(s) of each side, then $N interleaved pairs"
+log "platforms $PLATFORMS: $WARMUP warm-up run(s) of each side, then $N interleaved rounds"
 for ((i = 1; i <= WARMUP; i++)); do
-  run_side slipway warmup
-  run_side raw warmup
+  for s in "${SIDES[@]}"; do run_side "$s" warmup; done
 done
 : >"$WORK/built-all"
 for ((i = 1; i <= N; i++)); do
-  if ((i % 2)); then order="slipway raw"; else order="raw slipway"; fi
-  for s in $order; do
+  # rotate the order: slipway raw rawoci, raw rawoci slipway, ...
+  for ((j = 0; j < 3; j++)); do
+    s=${SIDES[$(((i - 1 + j) % 3))]}
     run_side "$s" "$i"
     if [ "$s" = slipway ]; then echo "$i $(cat "$WORK/built")" >>"$WORK/built-all"; fi
   done
-  printf '  run %d/%d: slipway %s ms, buildctl %s ms\n' "$i" "$N" \
+  printf '  round %d/%d: slipway %s ms, buildctl %s ms, buildctl+layout %s ms\n' "$i" "$N" \
     "$(awk -v i="$i" '$1 == "slipway" && $4 == i { print $2 }' "$WORK/runs")" \
-    "$(awk -v i="$i" '$1 == "raw" && $4 == i { print $2 }' "$WORK/runs")" >&2
+    "$(awk -v i="$i" '$1 == "raw" && $4 == i { print $2 }' "$WORK/runs")" \
+    "$(awk -v i="$i" '$1 == "rawoci" && $4 == i { print $2 }' "$WORK/runs")" >&2
 done
 
 # ------------------------------------------------------------ figures
@@ -139,13 +144,23 @@ stats() {
 }
 read -r s_med s_min s_max < <(stats slipway 2)
 read -r r_med r_min r_max < <(stats raw 2)
+read -r o_med o_min o_max < <(stats rawoci 2)
 read -r s_rss _ s_rss_max < <(stats slipway 3)
 read -r r_rss _ r_rss_max < <(stats raw 3)
-ratio=$(awk -v a="$s_med" -v b="$r_med" 'BEGIN { printf "%.3f", a / b }')
-pair_ratio=$(awk '$1 == "slipway" { s[$4] = $2 } $1 == "raw" { r[$4] = $2 }
-  END { for (i in s) print s[i] / r[i] }' "$WORK/runs" | sort -n |
-  awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.10) ? "met" : "MISSED" }')
+read -r o_rss _ o_rss_max < <(stats rawoci 3)
+# ratio A B: the ratio of the medians of sides A and B; round_ratio A B:
+# the median of the per-round ratios.
+ratio() {
+  awk -v a="$(stats "$1" 2 | cut -d' ' -f1)" -v b="$(stats "$2" 2 | cut -d' ' -f1)" 'BEGIN { printf "%.3f", a / b }'
+}
+round_ratio() {
+  awk -v x="$1" -v y="$2" '$1 == x { a[$4] = $2 } $1 == y { b[$4] = $2 }
+    END { for (i in a) print a[i] / b[i] }' "$WORK/runs" | sort -n |
+    awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio_raw=$(ratio slipway raw) round_raw=$(round_ratio slipway raw)
+ratio_oci=$(ratio slipway rawoci) round_oci=$(round_ratio slipway rawoci)
+verdict() { awk -v r="$1" 'BEGIN { print (r <= 1.10) ? "met" : "MISSED" }'; }
 
 slug=$(printf '%s' "$PLATFORMS" | sed 's#linux/##g; s#[/,]#-#g')
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -164,32 +179,37 @@ q() {
   done
   echo "${out[*]}"
 }
-raw_cmd '<created>'
+row() {
+  printf '%-16s %10s %10s %10s %14s\n' "$1" "$2" "$3" "$4" \
+    "$(awk -v k="$5" -v m="$6" 'BEGIN { printf "%.1f (max %.1f)", k / 1024, m / 1024 }')"
+}
 {
   echo "slipway build+push benchmark ($stamp)"
   echo
-  printf '%-10s %10s %10s %10s %14s\n' "" "median ms" "min ms" "max ms" "peak RSS MiB"
-  printf '%-10s %10s %10s %10s %14s\n' slipway "$s_med" "$s_min" "$s_max" \
-    "$(awk -v k="$s_rss" -v m="$s_rss_max" 'BEGIN { printf "%.1f (max %.1f)", k / 1024, m / 1024 }')"
-  printf '%-10s %10s %10s %10s %14s\n' buildctl "$r_med" "$r_min" "$r_max" \
-    "$(awk -v k="$r_rss" -v m="$r_rss_max" 'BEGIN { printf "%.1f (max %.1f)", k / 1024, m / 1024 }')"
+  printf '%-16s %10s %10s %10s %14s\n' "" "median ms" "min ms" "max ms" "peak RSS MiB"
+  row slipway "$s_med" "$s_min" "$s_max" "$s_rss" "$s_rss_max"
+  row buildctl "$r_med" "$r_min" "$r_max" "$r_rss" "$r_rss_max"
+  row buildctl+layout "$o_med" "$o_min" "$o_max" "$o_rss" "$o_rss_max"
   echo
-  echo "ratio of medians slipway/buildctl: ${ratio}x (median of per-pair ratios: ${pair_ratio}x)"
-  echo "target ≤ 1.10x: $verdict"
+  echo "slipway/buildctl (push only):          ${ratio_raw}x (median per round ${round_raw}x), target ≤ 1.10x: $(verdict "$ratio_raw")"
+  echo "slipway/buildctl+layout (same outputs): ${ratio_oci}x (median per round ${round_oci}x), target ≤ 1.10x: $(verdict "$ratio_oci")"
   echo
-  echo "platforms: $PLATFORMS; N=$N interleaved pairs (order alternating), $WARMUP warm-up run(s) each"
+  echo "platforms: $PLATFORMS; N=$N interleaved rounds (order rotating), $WARMUP warm-up run(s) each"
   echo "slipway:   $("$SLIPWAY" version 2>/dev/null | head -n1)"
   echo "buildctl:  $("$BUILDCTL" --version 2>/dev/null)"
   echo "buildkitd: $BUILDKIT_HOST; registry: $REG"
   echo "machine:   $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(free -h | awk '/^Mem:/ { print $2 }') RAM, kernel $(uname -r)"
   echo
-  echo "per run (side, wall ms, peak RSS kB, pair):"
+  echo "per run (side, wall ms, peak RSS kB, round):"
   sed 's/^/  /' "$WORK/runs"
-  echo "slipway's own \"built ... in\" figure per pair (build + push):"
+  echo "slipway's own \"built ... in\" figure per round (build + push):"
   sed 's/^/  /' "$WORK/built-all"
   echo
   echo "commands:"
-  echo "  slipway:  env $(q "${slip_env[@]}") $(q "$SLIPWAY" "${slip_args[@]}")"
-  echo "  buildctl: $(q "${RAW[@]}")"
+  echo "  slipway:         env $(q "${slip_env[@]}") $(q "$SLIPWAY" "${slip_args[@]}")"
+  raw_cmd '<created>' raw
+  echo "  buildctl:        $(q "${RAW[@]}")"
+  raw_cmd '<created>' rawoci
+  echo "  buildctl+layout: $(q "${RAW[@]}")"
 } | tee "$RESULT"
 log "written: $RESULT"

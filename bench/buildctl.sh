@@ -7,8 +7,10 @@
 # mode=min, progress PROGRESS) on BUILDKIT_HOST with BUILDCTL, with the
 # labels and manifest annotations of the arrays LABELS (key=value) and
 # ANNOTATIONS (level:key=value) — their "created" set to CREATED, as
-# slipway sets it anew for each run — pushed by digest to REPO. The
-# OPTIONs go before the labels.
+# slipway sets it anew for each run — pushed by digest to REPO. With
+# BUILDCTL_LAYOUT set to a directory, the same build also writes an OCI
+# layout there (a second exporter with the same name and annotations: what
+# slipway asks BuildKit for). The OPTIONs go before the labels.
 buildctl_cmd() {
   local repo=$1 created=$2 kv k out
   shift 2
@@ -28,12 +30,16 @@ buildctl_cmd() {
     [ "$k" = org.opencontainers.image.created ] && kv="$k=$created"
     BUILDCTL_CMD+=(--opt "label:$kv")
   done
-  out="type=image,name=$repo,push=true,push-by-digest=true,name-canonical=true,oci-mediatypes=true"
+  local ann=""
   for kv in "${ANNOTATIONS[@]}"; do
     k=${kv%%=*}
     [ "$k" = manifest:org.opencontainers.image.created ] && kv="$k=$created"
     # level:key=value → annotation-level.key=value (quoted for the CSV)
-    out+=",\"annotation-${k%%:*}.${kv#*:}\""
+    ann+=",\"annotation-${k%%:*}.${kv#*:}\""
   done
-  BUILDCTL_CMD+=(--output "$out")
+  out="type=image,name=$repo,push=true,push-by-digest=true,name-canonical=true,oci-mediatypes=true"
+  BUILDCTL_CMD+=(--output "$out$ann")
+  if [ -n "${BUILDCTL_LAYOUT:-}" ]; then
+    BUILDCTL_CMD+=(--output "type=oci,name=$repo,dest=$BUILDCTL_LAYOUT,tar=false,oci-mediatypes=true$ann")
+  fi
 }

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by bench/build-push.sh and bench/phases.sh: the test environment
-# and the two commands they compare. Expects PLATFORMS, PROGRESS (plain or
+# and the commands they compare. Expects PLATFORMS, PROGRESS (plain or
 # rawjson) and a log function; sets WORK (removed at exit), BUILDCTL, REG,
 # BASE, SLIPWAY, slip_env, slip_args and raw_cmd.
 
@@ -98,11 +98,18 @@ done < <(printf '%s\n' "$plan" | awk '
   exit 1
 }
 
-# raw_cmd CREATED: the buildctl command line, in the array RAW.
+# raw_cmd CREATED [SIDE]: the buildctl command line, in the array RAW.
+# SIDE "raw" (the default) pushes by digest; "rawoci" also writes an OCI
+# layout (kept between runs, as slipway's) in the same build: the outputs
+# slipway asks BuildKit for.
 # shellcheck source=bench/buildctl.sh
 . bench/buildctl.sh
 raw_cmd() {
-  buildctl_cmd "$RAW_REPO" "$1"
+  if [ "${2:-raw}" = rawoci ]; then
+    BUILDCTL_LAYOUT=$WORK/rawoci-layout buildctl_cmd "$RAW_REPO-oci" "$1"
+  else
+    BUILDCTL_LAYOUT='' buildctl_cmd "$RAW_REPO" "$1"
+  fi
   # shellcheck disable=SC2034 # used by the scripts that source this
   RAW=("${BUILDCTL_CMD[@]}")
 }

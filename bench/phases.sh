@@ -8,16 +8,20 @@
 # Each run is cut into phases from timestamps that need no profiler:
 #   start      the wall clock just before the process is started
 #   solve      the first BuildKit vertex starting (the daemon has the request)
-#   export     the exporter vertex starting ("exporting to oci image format"
-#              for slipway, "exporting to image" for buildctl)
-#   exported   the exporter vertex completed: for slipway, the OCI layout is
-#              in the output directory (sent through the client session);
-#              for buildctl, the image is pushed (the image exporter pushes)
-#   1st req    slipway only: the registry's first request for
-#              <registry>/bench/slipway (its log: completion − duration)
-#   pushed     slipway only: the registry's last answer for that repository
+#   export     the first exporter vertex starting ("exporting to image",
+#              and for slipway and buildctl+layout also "exporting to oci
+#              image format", both at once)
+#   push       BuildKit starting to push ("pushing layers"): the image
+#              exporter pushes once every exporter of the build is done.
+#              slipway pushes itself: its blobs go up during the export
+#              (so its push phase is 0) and its manifests after the build,
+#              in "exit"
+#   pushed     the last exporter vertex completed
 #   end        the wall clock once the process has exited
-# and the median of each phase over N runs is printed (milliseconds).
+# and the median of each phase over N runs is printed (milliseconds), for
+# slipway, raw buildctl (push only) and buildctl+layout (push and an OCI
+# layout: slipway's outputs). Then the start-up alone: the median wall
+# time of `slipway version` and of `buildctl --version`.
 #
 # The commands are those of bench/build-push.sh (bench/lib.sh). Needs bash,
 # coreutils, awk, jq (Debian package "jq") and the test environment
@@ -49,70 +53,60 @@ log() { echo "phases: $*" >&2; }
 PROGRESS=rawjson
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
-REGLOG=${SLIPWAY_TEST_STATE:-/tmp/slipway-testenv}/registry.log
 
 slip() { env "${slip_env[@]}" "$SLIPWAY" "${slip_args[@]}"; }
 raw() {
-  raw_cmd "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
+  raw_cmd "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "$1"
   "${RAW[@]}"
 }
 
 ms() { echo $(($(date -d "$1" +%s%N) / 1000000)); }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# vertex_times LOG: "first_start export_start export_completed" (RFC 3339).
-vertex_times() {
+# times LOG: "first_start export_start push_start export_completed"
+# (RFC 3339), from BuildKit's rawjson progress; push_start is
+# export_completed when BuildKit did not push (slipway's side).
+times() {
   grep '^{' "$1" | jq -rs '
     [.[] | .vertexes[]?] as $v
+    | [.[] | .statuses[]?] as $s
     | ([$v[] | .started | select(.)] | min) as $first
     | [$v[] | select(.name | startswith("exporting to"))] as $e
-    | [$first, ([$e[] | .started | select(.)] | min), ([$e[] | .completed | select(.)] | max)]
+    | ([$e[] | .completed | select(.)] | max) as $done
+    | [$first,
+       ([$e[] | .started | select(.)] | min),
+       (([$s[] | select(.id == "pushing layers") | .started | select(.)] | min) // $done),
+       $done]
     | @tsv'
 }
 
 : >"$WORK/phases"
 run() {
-  local side=$1 log=$WORK/$1.log t0 t1 first es ec pushed='' req1=''
+  local side=$1 log=$WORK/$1.log t0 t1 first es ps ec
   t0=$(now_ms)
-  if [ "$side" = slipway ]; then slip >"$log" 2>&1; else raw >"$log" 2>&1; fi
+  if [ "$side" = slipway ]; then slip >"$log" 2>&1; else raw "$side" >"$log" 2>&1; fi
   t1=$(now_ms)
-  read -r first es ec < <(vertex_times "$log")
-  first=$(ms "$first") es=$(ms "$es") ec=$(ms "$ec")
-  if [ "$side" = slipway ]; then
-    # the registry's answers for bench/slipway within this run
-    awk '/bench\/slipway/ && /response completed/ {
-        match($0, /time="[^"]*"/); t = substr($0, RSTART + 6, RLENGTH - 7)
-        match($0, /http.response.duration=[^ ]*/); d = substr($0, RSTART + 23, RLENGTH - 23)
-        print t, d }' "$REGLOG" | tail -n 60 | while read -r t d; do
-      m=$(ms "$t")
-      if [ "$m" -ge "$t0" ] && [ "$m" -le "$t1" ]; then echo "$m $d"; fi
-    done | sort -n >"$WORK/reqs"
-    # first request start ≈ its completion time minus its duration
-    req1=$(awk 'NR == 1 { d = $2; gsub(/"/, "", d); f = 1
-        if (d ~ /µs$/) f = 0.001; else if (d ~ /ms$/) f = 1; else if (d ~ /s$/) f = 1000
-        sub(/[µm]?s$/, "", d); printf "%.0f", $1 - d * f }' "$WORK/reqs")
-    pushed=$(tail -n1 "$WORK/reqs" | cut -d' ' -f1)
-    echo "slipway $((first - t0)) $((es - first)) $((ec - es)) $((req1 - ec)) $((pushed - req1)) $((t1 - pushed)) $((t1 - t0)) $(wc -l <"$WORK/reqs")" >>"$WORK/phases"
-  else
-    echo "raw $((first - t0)) $((es - first)) $((ec - es)) 0 0 $((t1 - ec)) $((t1 - t0)) -" >>"$WORK/phases"
-  fi
+  read -r first es ps ec < <(times "$log")
+  first=$(ms "$first") es=$(ms "$es") ps=$(ms "$ps") ec=$(ms "$ec")
+  echo "$side $((first - t0)) $((es - first)) $((ps - es)) $((ec - ps)) $((t1 - ec)) $((t1 - t0))" >>"$WORK/phases"
 }
 
-slip >/dev/null 2>&1
-raw >/dev/null 2>&1
+SIDES=(slipway raw rawoci)
+for s in "${SIDES[@]}"; do run "$s"; done
+: >"$WORK/phases"
 for ((i = 1; i <= N; i++)); do
-  if ((i % 2)); then run slipway; run raw; else run raw; run slipway; fi
+  for ((j = 0; j < 3; j++)); do run "${SIDES[$(((i - 1 + j) % 3))]}"; done
 done
 
-med() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# shellcheck source=bench/stats.sh
+. bench/stats.sh
 echo "platforms $PLATFORMS, median of $N runs each, ms"
-printf '%-9s %9s %7s %14s %12s %10s %6s %7s\n' "" "to solve" solve "export(+push)" "to 1st req" "registry" exit total
-for side in slipway raw; do
+printf '%-16s %9s %7s %16s %7s %6s %7s\n' "" "to solve" solve "export(+layout)" push exit total
+for side in "${SIDES[@]}"; do
   row=()
-  for c in 2 3 4 5 6 7 8; do row+=("$(awk -v s="$side" -v c="$c" '$1 == s { print $c }' "$WORK/phases" | med)"); done
-  name=slipway
-  if [ "$side" = raw ]; then name=buildctl row[3]=- row[4]=-; fi
-  printf '%-9s %9s %7s %14s %12s %10s %6s %7s\n' "$name" "${row[@]}"
+  for c in 2 3 4 5 6 7; do row+=("$(awk -v s="$side" -v c="$c" '$1 == s { print $c }' "$WORK/phases" | med)"); done
+  case $side in raw) name=buildctl ;; rawoci) name=buildctl+layout ;; *) name=$side ;; esac
+  printf '%-16s %9s %7s %16s %7s %6s %7s\n' "$name" "${row[@]}"
 done
-echo "per run (side, to solve, solve, export, to first registry request, registry, exit, total, requests):"
+echo "start-up alone: slipway version $(wall "$N" "$SLIPWAY" version) ms, buildctl --version $(wall "$N" "$BUILDCTL" --version) ms"
+echo "per run (side, to solve, solve, export, push, exit, total):"
 sed 's/^/  /' "$WORK/phases"

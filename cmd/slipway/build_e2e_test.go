@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,6 +83,9 @@ func TestBuildTargetArgsAndSecret(t *testing.T) {
 	}
 }
 
+// The result is pushed by digest from the local OCI layout: the registry
+// holds, byte for byte, the index in the layout (its provenance
+// attestation included), and no tag.
 func TestBuildPushByDigestOnly(t *testing.T) {
 	e := testenv.Get(t)
 	dir := project(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN echo ok > /ok\n"})
@@ -90,8 +94,10 @@ func TestBuildPushByDigestOnly(t *testing.T) {
 		"SLIPWAY_IMAGES": repo, "SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 		// No tag rule yields a tag: the push alone must leave none.
 		"SLIPWAY_TAGS": "type=raw,value=v1,enable=false", "SLIPWAY_FLAVOR": "latest=false",
+		"SLIPWAY_PROVENANCE": "mode=min",
 	})
-	runResult(t, dir, env)
+	mark := e.Mark(t)
+	res, _ := runResult(t, dir, env)
 	md, err := os.ReadFile(filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "build-metadata.json"))
 	if err != nil {
 		t.Fatalf("the build left no metadata: %v", err)
@@ -102,12 +108,31 @@ func TestBuildPushByDigestOnly(t *testing.T) {
 	if err := json.Unmarshal(md, &meta); err != nil || meta.Digest == "" {
 		t.Fatalf("build metadata %s: %v", md, err)
 	}
+	if meta.Digest != res.Build.Digest {
+		t.Errorf("metadata digest %s, result digest %s", meta.Digest, res.Build.Digest)
+	}
 	registryHas(t, repo, meta.Digest)
 	if tags := registryTags(t, repo); len(tags) != 0 {
 		t.Errorf("tags %q in the registry; a build pushes by digest only and no stage after a failed one tags", tags)
 	}
-	if _, err := os.Stat(filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "oci", "index.json")); err != nil {
-		t.Errorf("no OCI layout: %v", err)
+	local, err := os.ReadFile(filepath.Join(res.Build.LayoutDir, "blobs", "sha256", strings.TrimPrefix(meta.Digest, "sha256:")))
+	if err != nil {
+		t.Fatalf("the OCI layout lacks the built index: %v", err)
+	}
+	if !strings.Contains(string(local), "attestation-manifest") {
+		t.Errorf("the index has no provenance attestation: %s", local)
+	}
+	if pushed := registryManifest(t, repo, meta.Digest); string(pushed) != string(local) {
+		t.Errorf("the registry's index differs from the layout's:\n%s\n%s", pushed, local)
+	}
+	puts := 0
+	for _, r := range e.RegistryRequests(t, mark) {
+		if r.Method == http.MethodPut && strings.Contains(r.Path, "/"+strings.TrimPrefix(repo, e.Registry+"/")+"/manifests/") {
+			puts++
+		}
+	}
+	if puts != 3 { // the image, the attestation, the index: no tag, no referrers tag
+		t.Errorf("%d manifest PUTs, want 3", puts)
 	}
 }
 

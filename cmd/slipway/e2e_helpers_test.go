@@ -225,6 +225,21 @@ func registryHas(t *testing.T, repo, digest string) {
 	}
 }
 
+// registryManifest returns the manifest (or index) repo@digest as the
+// registry serves it.
+func registryManifest(t *testing.T, repo, digest string) []byte {
+	t.Helper()
+	ref, err := name.NewDigest(repo + "@" + digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Get(ref)
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+	return d.Manifest
+}
+
 // tagDigest returns the digest a tag points at.
 func tagDigest(t *testing.T, ref string) string {
 	t.Helper()

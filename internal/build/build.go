@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-ci/slipway/internal/config"
@@ -35,7 +37,8 @@ type Stage struct {
 	Connect func(context.Context) (*Connection, error)
 	// Keychain logs BuildKit in to registries (base images, cache).
 	Keychain authn.Keychain
-	// Pusher pushes the result from the OCI layout by digest.
+	// Pusher pushes the result from the OCI layout by digest, starting
+	// while BuildKit is still exporting it.
 	Pusher Pusher
 	// GHA is the GitHub Actions cache service, for type=gha caches.
 	GHA config.GHACache
@@ -43,20 +46,36 @@ type Stage struct {
 	Progress io.Writer
 }
 
-// Pusher pushes an image from an OCI layout to repositories by digest.
+// Pusher pushes an image from an OCI layout to a repository by digest.
 type Pusher interface {
-	PushLayout(ctx context.Context, dir, digest string, repos []string) error
+	// StartUpload begins the push to repo from the layout at dir.
+	StartUpload(ctx context.Context, dir, repo string) (Upload, error)
+}
+
+// Upload is one push under way: Blob uploads a blob of the layout now,
+// Finish pushes the image with digest once the build is done (the blobs
+// left, then the manifests), Abort gives up.
+type Upload interface {
+	Blob(digest string)
+	Finish(ctx context.Context, digest string) error
+	Abort()
 }
 
 // Build builds the plan on BuildKit into an OCI layout under the output
 // directory and, when the plan pushes, pushes it from there by digest (no
-// tag) to every repository.
+// tag) to the first repository; the copies to the others wait until the
+// image has passed the scan and is signed. The push overlaps the export:
+// each blob goes up as soon as BuildKit has put it in the layout, so only
+// the manifest PUTs wait for the end of the build.
 //
-// BuildKit could push itself (push-by-digest=true, name-canonical=true),
-// but a second exporter for the local layout then makes its own
-// attestation manifests and so a different index digest from the pushed
-// one. One export, pushed from the layout, makes the digest that is
-// scanned and signed locally the digest in every registry.
+// BuildKit could push itself, in the same build (a second exporter,
+// type=image with push-by-digest=true, name-canonical=true; given the
+// layout exporter's name too, both make the same index digest, as the
+// name goes into the provenance's subject). But BuildKit pushes in the
+// image exporter's finalize step, once every exporter is done, so after
+// the layout: slower (bench/README.md). Pushing from the layout while it
+// is written keeps one export, whose digest is the one scanned and signed
+// locally and the one in every registry.
 func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.PublishPlan) (*pipeline.BuildResult, error) {
 	start := time.Now()
 	attrs, mounts, err := frontendAttrs(b)
@@ -82,13 +101,27 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	// digest.
 	layout := filepath.Join(b.OutputDir, LayoutDir)
 	index := len(b.Platforms) > 1 || attrs["attest:provenance"] != "" || attrs["attest:sbom"] != ""
-	exports := []client.ExportEntry{layoutExporter(layout, annotationAttrs(b.Annotations, index))}
 
 	conn, err := s.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
+
+	onBlob := func(digest.Digest) {}
+	var up Upload
+	if repo := pub.Primary(); repo != "" {
+		if up, err = s.Pusher.StartUpload(ctx, layout, repo); err != nil {
+			return nil, err
+		}
+		defer up.Abort() // after Finish: nothing left to stop
+		onBlob = func(d digest.Digest) { up.Blob(d.String()) }
+	}
+	store, err := layoutStore(layout, onBlob)
+	if err != nil {
+		return nil, err
+	}
+	exports := []client.ExportEntry{layoutExporter(store, annotationAttrs(b.Annotations, index))}
 
 	opt := client.SolveOpt{
 		Frontend:      "dockerfile.v0",
@@ -112,12 +145,15 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	if err := eg.Wait(); err != nil {
 		return nil, describeSolveError(b, conn, err)
 	}
+	if err := recordInLayout(layout, resp.ExporterResponse); err != nil {
+		return nil, err
+	}
 	res, err := s.result(b, pub, layout, resp.ExporterResponse, &steps)
 	if err != nil {
 		return nil, err
 	}
-	if repo := pub.Primary(); repo != "" {
-		if err := s.Pusher.PushLayout(ctx, layout, res.Digest, []string{repo}); err != nil {
+	if up != nil {
+		if err := up.Finish(ctx, res.Digest); err != nil {
 			return nil, err
 		}
 	}
@@ -125,11 +161,11 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	return res, nil
 }
 
-// layoutExporter writes the result as an OCI layout directory.
-func layoutExporter(layout string, annotations map[string]string) client.ExportEntry {
+// layoutExporter writes the result into the OCI layout's content store.
+func layoutExporter(store content.Store, annotations map[string]string) client.ExportEntry {
 	attrs := map[string]string{"tar": "false", "oci-mediatypes": "true"}
 	maps.Copy(attrs, annotations)
-	return client.ExportEntry{Type: client.ExporterOCI, Attrs: attrs, OutputDir: layout}
+	return client.ExportEntry{Type: client.ExporterOCI, Attrs: attrs, OutputStore: store}
 }
 
 // result turns BuildKit's exporter response into the stage result and

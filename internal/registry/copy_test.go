@@ -6,9 +6,11 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -65,10 +67,7 @@ func (r *recorder) count(pred func(string) bool) int {
 func TestCopy(t *testing.T) {
 	a := &recorder{next: quietRegistry()}
 	b := &recorder{next: quietRegistry(), throttle: true}
-	srvA, srvB := httptest.NewServer(a), httptest.NewServer(b)
-	defer srvA.Close()
-	defer srvB.Close()
-	hostA, hostB := strings.TrimPrefix(srvA.URL, "http://"), strings.TrimPrefix(srvB.URL, "http://")
+	hostA, hostB := serve(t, a), serve(t, b)
 
 	dir, dgst := randomLayout(t, 512)
 	ctx := context.Background()
@@ -128,6 +127,14 @@ func mustRef(t *testing.T, s string) name.Reference {
 	return r
 }
 
+// serve serves h on loopback for the test; it returns host:port.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
 // quietRegistry is go-containerregistry's in-memory registry, not logging.
 func quietRegistry() http.Handler {
 	return ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
@@ -154,4 +161,104 @@ func randomLayout(t *testing.T, size int64) (string, v1.Hash) {
 		t.Fatal(err)
 	}
 	return dir, dgst
+}
+
+// An upload takes each blob as the build hands it over: the blobs are up
+// before Finish, manifests handed over are not uploaded as blobs, and
+// Finish only PUTs the manifests.
+func TestUploadStreamsBlobs(t *testing.T) {
+	rec := &recorder{next: quietRegistry()}
+	host := serve(t, rec)
+	dir, dgst := randomLayout(t, 512)
+	c, err := layoutContents(dir, dgst.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	up, err := (&Publisher{Keychain: NewKeychain(nil, authn.NewMultiKeychain())}).StartUpload(ctx, dir, host+"/team/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifests []string
+	for _, m := range c.images {
+		d, _ := m.Digest()
+		manifests = append(manifests, d.String())
+		up.Blob(d.String())
+	}
+	for _, l := range c.blobs {
+		d, _ := l.Digest()
+		up.Blob(d.String())
+		up.Blob(d.String()) // twice: uploaded once
+	}
+	blobPuts := func() int {
+		return rec.count(func(s string) bool { return strings.HasPrefix(s, "PUT /v2/team/app/blobs/uploads/") })
+	}
+	for i := 0; i < 100 && blobPuts() < len(c.blobs); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := blobPuts(); n != len(c.blobs) {
+		t.Fatalf("%d blob uploads before Finish, want %d", n, len(c.blobs))
+	}
+	for _, m := range manifests {
+		if n := rec.count(func(s string) bool { return strings.Contains(s, "digest="+m) }); n != 0 {
+			t.Errorf("manifest %s uploaded as a blob", m)
+		}
+	}
+	before := rec.count(func(string) bool { return true })
+	if err := up.Finish(ctx, dgst.String()); err != nil {
+		t.Fatal(err)
+	}
+	up.Abort() // after Finish: nothing to do
+	rec.mu.Lock()
+	after := slices.Clone(rec.reqs[before:])
+	rec.mu.Unlock()
+	for _, r := range after {
+		if !strings.HasPrefix(r, "PUT /v2/team/app/manifests/") {
+			t.Errorf("after the build: %s, want only manifest PUTs", r)
+		}
+	}
+	if len(after) != len(c.images)+1 {
+		t.Errorf("%d requests after the build, want %d manifest PUTs", len(after), len(c.images)+1)
+	}
+	got, err := remote.Index(mustRef(t, host+"/team/app@"+dgst.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gd, _ := got.Digest(); gd != dgst {
+		t.Errorf("pushed %s, want %s", gd, dgst)
+	}
+}
+
+// A failed blob upload fails Finish, naming the repository; Abort stops
+// an upload that is not finished.
+func TestUploadFailsAndAborts(t *testing.T) {
+	host := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			return
+		}
+		http.Error(w, `{"errors":[{"code":"DENIED","message":"no"}]}`, http.StatusForbidden)
+	}))
+	dir, dgst := randomLayout(t, 64)
+	c, err := layoutContents(dir, dgst.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Publisher{Keychain: NewKeychain(nil, authn.NewMultiKeychain())}
+	up, err := p.StartUpload(context.Background(), dir, host+"/team/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := c.blobs[0].Digest()
+	up.Blob(d.String())
+	err = up.Finish(context.Background(), dgst.String())
+	if err == nil || !strings.Contains(err.Error(), host+"/team/app") {
+		t.Errorf("Finish = %v, want an error naming the repository", err)
+	}
+	up, err = p.StartUpload(context.Background(), dir, host+"/team/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Blob(d.String())
+	up.Abort()
+	up.Blob(d.String()) // after Abort: ignored
 }

@@ -156,6 +156,15 @@ func (c *contents) addImage(img v1.Image) error {
 // push uploads c to repo: blobs in parallel, the image manifests in
 // parallel, the index last.
 func (c *contents) push(ctx context.Context, pusher *remote.Pusher, k *Keychain, repo name.Repository, jobs int) error {
+	mw, err := newManifestWriter(ctx, k, repo)
+	if err != nil {
+		return err
+	}
+	return c.pushWith(ctx, pusher, mw, repo, jobs)
+}
+
+// pushWith is push with the manifest writer for repo already made.
+func (c *contents) pushWith(ctx context.Context, pusher *remote.Pusher, mw *manifestWriter, repo name.Repository, jobs int) error {
 	eg, egctx := errgroup.WithContext(ctx)
 	eg.SetLimit(jobs)
 	for _, l := range c.blobs {
@@ -163,10 +172,6 @@ func (c *contents) push(ctx context.Context, pusher *remote.Pusher, k *Keychain,
 	}
 	if err := eg.Wait(); err != nil {
 		return fmt.Errorf("uploading blobs: %w", err)
-	}
-	mw, err := newManifestWriter(ctx, k, repo)
-	if err != nil {
-		return err
 	}
 	eg, egctx = errgroup.WithContext(ctx)
 	for _, m := range c.images {

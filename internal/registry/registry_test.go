@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,9 +60,7 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestPushLayoutByDigestOnly(t *testing.T) {
 	f := &flaky{next: quietRegistry()}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := serve(t, f)
 
 	dir, dgst := randomLayout(t, 256)
 	k := NewKeychain(nil, authn.NewMultiKeychain())

@@ -60,7 +60,7 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Log:           log,
 	}
 	var builder pipeline.Builder = &build.Stage{
-		Connect: sel.Connect, Keychain: keychain, Pusher: &registry.Publisher{Keychain: keychain},
+		Connect: sel.Connect, Keychain: keychain, Pusher: uploads{&registry.Publisher{Keychain: keychain}},
 		GHA: gha, Progress: log,
 	}
 	if g, ok := out.(ci.Grouper); ok {
@@ -74,6 +74,17 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Tagger:   &registry.Tagger{Keychain: keychain},
 		Notifier: &report.Notifier{Outputs: out, Log: log, CI: prep.CI, Meta: prep.Meta, Comment: cfg.Comment, GitLabToken: cfg.GitLabToken},
 	}, nil
+}
+
+// uploads starts the build's push with the registry's Publisher.
+type uploads struct{ p *registry.Publisher }
+
+func (u uploads) StartUpload(ctx context.Context, dir, repo string) (build.Upload, error) {
+	up, err := u.p.StartUpload(ctx, dir, repo)
+	if err != nil {
+		return nil, err
+	}
+	return up, nil
 }
 
 // grouped folds the build's progress into a collapsible group (GitHub's
