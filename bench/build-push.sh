@@ -79,6 +79,8 @@ TIME=/usr/bin/time
 # shellcheck source=bench/lib.sh
 PROGRESS=plain
 . bench/lib.sh
+# shellcheck source=bench/stats.sh
+. bench/stats.sh
 
 # run_side NAME TAG: one run; appends "NAME ms rss_kb TAG" to $WORK/runs.
 run_side() {
@@ -136,12 +138,7 @@ done
 # ------------------------------------------------------------ figures
 
 # stats SIDE COLUMN: "median min max" of COLUMN (2 = ms, 3 = RSS kB).
-stats() {
-  awk -v s="$1" -v c="$2" '$1 == s { print $c }' "$WORK/runs" | sort -n |
-    awk '{ v[NR] = $1 } END {
-      m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-      printf "%s %s %s\n", m, v[1], v[NR] }'
-}
+stats() { awk -v s="$1" -v c="$2" '$1 == s { print $c }' "$WORK/runs" | spread; }
 read -r s_med s_min s_max < <(stats slipway 2)
 read -r r_med r_min r_max < <(stats raw 2)
 read -r o_med o_min o_max < <(stats rawoci 2)
@@ -155,8 +152,7 @@ ratio() {
 }
 round_ratio() {
   awk -v x="$1" -v y="$2" '$1 == x { a[$4] = $2 } $1 == y { b[$4] = $2 }
-    END { for (i in a) print a[i] / b[i] }' "$WORK/runs" | sort -n |
-    awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    END { for (i in a) print a[i] / b[i] }' "$WORK/runs" | med | awk '{ printf "%.3f", $1 }'
 }
 ratio_raw=$(ratio slipway raw) round_raw=$(round_ratio slipway raw)
 ratio_oci=$(ratio slipway rawoci) round_oci=$(round_ratio slipway rawoci)

@@ -280,6 +280,8 @@ mapfile -t ANNOTATIONS < <(jq -r '.metadata.annotations[]' <<<"$plan")
 # build_cmd REPO CREATED METADATA: the buildctl command, in BUILD.
 # shellcheck source=bench/buildctl.sh
 . bench/buildctl.sh
+# shellcheck source=bench/stats.sh
+. bench/stats.sh
 PROGRESS=plain
 build_cmd() {
   buildctl_cmd "$1" "$2" --metadata-file "$3"
@@ -438,7 +440,7 @@ start_ms() {
     t=$(now_ns)
     "$@" >/dev/null 2>&1 || true
     echo $(($(now_ns) - t))
-  done | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f\n", m / 1e6 }'
+  done | med | awk '{ printf "%.1f\n", $1 / 1e6 }'
 }
 log "start times ($STARTS runs each)"
 slip_env "$REG/bench/pipeline/plan" "$WORK/plan-out" "$WORK/plan-cache"
@@ -451,11 +453,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # ------------------------------------------------------------ figures
 
 # stats MODE SIDE COL: "median min max" of column COL.
-stats() {
-  awk -v m="$1" -v s="$2" -v c="$3" '$1 == m && $2 == s { print $c }' "$WORK/timed" | sort -n |
-    awk '{ v[NR] = $1 } END { if (NR == 0) { print "- - -"; exit }
-      m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%s %s %s\n", m, v[1], v[NR] }'
-}
+stats() { awk -v m="$1" -v s="$2" -v c="$3" '$1 == m && $2 == s { print $c }' "$WORK/timed" | spread; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1024 }'; }
 

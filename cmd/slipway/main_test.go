@@ -41,8 +41,9 @@ type result struct {
 	code           int
 }
 
-// slipway runs the binary in dir with exactly env (plus PATH and HOME).
-func slipway(t *testing.T, dir string, env map[string]string, args ...string) result {
+// slipwayCmd is the command running the binary in dir with exactly env
+// (plus PATH, HOME and no system git configuration).
+func slipwayCmd(t *testing.T, dir string, env map[string]string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(slipwayBin, args...)
 	cmd.Dir = dir
@@ -50,6 +51,13 @@ func slipway(t *testing.T, dir string, env map[string]string, args ...string) re
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	return cmd
+}
+
+// slipway runs the binary in dir with exactly env (see slipwayCmd).
+func slipway(t *testing.T, dir string, env map[string]string, args ...string) result {
+	t.Helper()
+	cmd := slipwayCmd(t, dir, env, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -198,12 +197,7 @@ func TestKillBetweenSignAndTag(t *testing.T) {
 		// build ran) is off, so an unchanged source is the same digest.
 		"SOURCE_DATE_EPOCH": "1704164645", "SLIPWAY_PROVENANCE": "false",
 	})
-	cmd := exec.Command(slipwayBin, "run")
-	cmd.Dir = dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := slipwayCmd(t, dir, env, "run")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -219,14 +213,8 @@ func TestKillBetweenSignAndTag(t *testing.T) {
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 
-	md, err := os.ReadFile(filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "build-metadata.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var meta map[string]any
-	if err := json.Unmarshal(md, &meta); err != nil {
-		t.Fatal(err)
-	}
+	readJSON(t, filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "build-metadata.json"), &meta)
 	first, _ := meta["containerimage.digest"].(string)
 	if n := signatureCount(t, repo, first); n != 1 {
 		t.Fatalf("after the kill %s has %d signatures, want 1\n%s", first, n, stderr.String())

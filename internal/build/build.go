@@ -145,9 +145,6 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	if err := eg.Wait(); err != nil {
 		return nil, describeSolveError(b, conn, err)
 	}
-	if err := recordInLayout(layout, resp.ExporterResponse); err != nil {
-		return nil, err
-	}
 	res, err := s.result(b, pub, layout, resp.ExporterResponse, &steps)
 	if err != nil {
 		return nil, err
@@ -168,18 +165,24 @@ func layoutExporter(store content.Store, annotations map[string]string) client.E
 	return client.ExportEntry{Type: client.ExporterOCI, Attrs: attrs, OutputStore: store}
 }
 
-// result turns BuildKit's exporter response into the stage result and
-// writes the metadata file, as buildx's --metadata-file.
+// result turns BuildKit's exporter response into the stage result: it
+// records the image in the layout's index.json and writes the metadata
+// file, as buildx's --metadata-file.
 func (s *Stage) result(b *pipeline.BuildPlan, pub *pipeline.PublishPlan, layout string, er map[string]string, steps *Steps) (*pipeline.BuildResult, error) {
 	dgst := er[exptypes.ExporterImageDigestKey]
 	if dgst == "" {
 		return nil, errors.New("BuildKit returned no image digest")
 	}
-	md := map[string]any{exptypes.ExporterImageDigestKey: dgst}
-	if v := er[exptypes.ExporterImageDescriptorKey]; v != "" {
-		if raw, err := base64.StdEncoding.DecodeString(v); err == nil {
-			md[exptypes.ExporterImageDescriptorKey] = json.RawMessage(raw)
-		}
+	desc, err := base64.StdEncoding.DecodeString(er[exptypes.ExporterImageDescriptorKey])
+	if err != nil {
+		return nil, fmt.Errorf("BuildKit's image descriptor: %w", err)
+	}
+	if err := recordInLayout(layout, desc); err != nil {
+		return nil, err
+	}
+	md := map[string]any{
+		exptypes.ExporterImageDigestKey:     dgst,
+		exptypes.ExporterImageDescriptorKey: json.RawMessage(desc),
 	}
 	if repo := pub.Primary(); repo != "" {
 		md[exptypes.ExporterImageNameKey] = repo + "@" + dgst

@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/containerd/errdefs"
 	"github.com/moby/buildkit/client/ociindex"
-	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	"github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -80,19 +78,15 @@ func (w *notifyingWriter) Commit(ctx context.Context, size int64, expected diges
 	return err
 }
 
-// recordInLayout adds the exported image to the layout's index.json, as
-// BuildKit's client does for an ExportEntry.OutputDir (an OutputStore is
-// left to its owner).
-func recordInLayout(dir string, er map[string]string) error {
-	raw, err := base64.StdEncoding.DecodeString(er[exptypes.ExporterImageDescriptorKey])
-	if err != nil {
-		return fmt.Errorf("BuildKit's image descriptor: %w", err)
-	}
-	if len(raw) == 0 {
+// recordInLayout adds the exported image, whose descriptor (JSON) BuildKit
+// returned, to the layout's index.json, as BuildKit's client does for an
+// ExportEntry.OutputDir (an OutputStore is left to its owner).
+func recordInLayout(dir string, descriptor []byte) error {
+	if len(descriptor) == 0 {
 		return errors.New("BuildKit returned no image descriptor")
 	}
 	var desc ocispecs.Descriptor
-	if err := json.Unmarshal(raw, &desc); err != nil {
+	if err := json.Unmarshal(descriptor, &desc); err != nil {
 		return fmt.Errorf("BuildKit's image descriptor: %w", err)
 	}
 	if err := ociindex.NewStoreIndex(dir).Put(desc, ociindex.Tag("latest")); err != nil {

@@ -61,28 +61,6 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 }
 
-func TestMapEnv(t *testing.T) {
-	m := map[string]string{"SET": "v", "EMPTY": ""}
-	env := environ.Map(m)
-	m["SET"] = "changed" // MapEnv holds a copy
-	if v, ok := env.Lookup("SET"); v != "v" || !ok {
-		t.Errorf("Lookup(SET) = %q, %v", v, ok)
-	}
-	if v, ok := env.Lookup("EMPTY"); v != "" || !ok {
-		t.Errorf("Lookup(EMPTY) = %q, %v", v, ok)
-	}
-	if _, ok := env.Lookup("UNSET"); ok || env.Get("UNSET") != "" {
-		t.Error("UNSET is set")
-	}
-}
-
-func TestOSEnv(t *testing.T) {
-	t.Setenv("SLIPWAY_CI_TEST", "yes")
-	if got := environ.OS().Get("SLIPWAY_CI_TEST"); got != "yes" {
-		t.Errorf("environ.OS().Get = %q", got)
-	}
-}
-
 func TestPullNumber(t *testing.T) {
 	for ref, want := range map[string]int{
 		"refs/pull/12/merge": 12, "refs/pull/3/head": 3, "refs/heads/main": 0, "refs/pull/x/merge": 0,

@@ -9,10 +9,11 @@ import (
 	"sync"
 )
 
-// Files fileOutputs writes under its directory.
+// Files fileOutputs writes under its directory (the report stage writes
+// them on every provider, under the same names).
 const (
-	dotenvFile  = "slipway.env"
-	summaryFile = "slipway-summary.md"
+	DotenvFile  = "slipway.env"        // KEY=value outputs
+	SummaryFile = "slipway-summary.md" // the job summary (Markdown)
 )
 
 // fileOutputs writes outputs as KEY=value lines to <dir>/slipway.env (a
@@ -55,7 +56,7 @@ func (o *fileOutputs) SetOutput(name, value string) error {
 	for _, k := range o.keys {
 		fmt.Fprintf(&b, "%s=%s\n", k, o.vals[k])
 	}
-	if err := o.write(dotenvFile, os.O_TRUNC, b.String()); err != nil {
+	if err := o.write(DotenvFile, os.O_TRUNC, b.String()); err != nil {
 		return fmt.Errorf("setting output %q: %w", name, err)
 	}
 	return nil
@@ -68,7 +69,7 @@ func (o *fileOutputs) AddSummary(markdown string) error {
 	if !strings.HasSuffix(markdown, "\n") {
 		markdown += "\n"
 	}
-	if err := o.write(summaryFile, os.O_APPEND, markdown); err != nil {
+	if err := o.write(SummaryFile, os.O_APPEND, markdown); err != nil {
 		return fmt.Errorf("adding to the job summary: %w", err)
 	}
 	return nil

@@ -59,10 +59,7 @@ func (c *Copier) Copy(ctx context.Context, from string, to []string, built *pipe
 		}
 		arts[tag] = a
 	}
-	jobs := c.Jobs
-	if jobs <= 0 {
-		jobs = 4
-	}
+	jobs := uploadJobs(c.Jobs)
 	pusher, err := remote.NewPusher(opts...)
 	if err != nil {
 		return err

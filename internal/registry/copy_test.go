@@ -73,9 +73,7 @@ func TestCopy(t *testing.T) {
 	ctx := context.Background()
 	k := NewKeychain(nil, authn.NewMultiKeychain())
 	src := hostA + "/team/app"
-	if err := (&Publisher{Keychain: k}).PushLayout(ctx, dir, dgst.String(), []string{src}); err != nil {
-		t.Fatal(err)
-	}
+	pushLayout(t, k, dir, dgst.String(), src)
 	// A cosign-style artifact tagged next to it.
 	sigTag := "sha256-" + dgst.Hex + ".sig"
 	sig, _ := random.Image(64, 1)
@@ -125,6 +123,20 @@ func mustRef(t *testing.T, s string) name.Reference {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// pushLayout pushes digest from the layout at dir to repo, as a build does
+// with no blob handed over before the end.
+func pushLayout(t *testing.T, k *Keychain, dir, digest, repo string) {
+	t.Helper()
+	ctx := context.Background()
+	up, err := (&Publisher{Keychain: k}).StartUpload(ctx, dir, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Finish(ctx, digest); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // serve serves h on loopback for the test; it returns host:port.

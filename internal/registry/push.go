@@ -27,48 +27,17 @@ type Publisher struct {
 	Jobs int
 }
 
+// uploadJobs is the number of parallel blob uploads per repository for
+// a Jobs field: n, or 4 when n is not positive.
+func uploadJobs(n int) int {
+	if n <= 0 {
+		return 4
+	}
+	return n
+}
+
 // manifestAttempts bounds the tries of one manifest PUT (on 429 and 5xx).
 const manifestAttempts = 4
-
-// PushLayout pushes the image or index with digest from the OCI layout at
-// dir to every repository, in parallel, by digest only: first every blob
-// of every image at once (go-containerregistry skips blobs a registry
-// has and mounts across repositories of one registry), then the image
-// manifests, then the index.
-//
-// Manifests are PUT by digest directly rather than through
-// remote.WriteIndex: on a registry without the OCI Referrers API, that
-// would also create a "sha256-<digest>" referrers tag for BuildKit's
-// attestation manifests (they carry a subject), and a build must leave no
-// tag at all.
-func (p *Publisher) PushLayout(ctx context.Context, dir, digest string, repos []string) error {
-	c, err := layoutContents(dir, digest)
-	if err != nil {
-		return err
-	}
-	jobs := p.Jobs
-	if jobs <= 0 {
-		jobs = 4
-	}
-	pusher, err := remote.NewPusher(RemoteOptions(ctx, p.Keychain)...)
-	if err != nil {
-		return err
-	}
-	eg, ctx := errgroup.WithContext(ctx)
-	for _, repo := range repos {
-		eg.Go(func() error {
-			r, err := name.NewRepository(repo)
-			if err != nil {
-				return fmt.Errorf("repository %q: %w", repo, err)
-			}
-			if err := c.push(ctx, pusher, p.Keychain, r, jobs); err != nil {
-				return p.Keychain.explain(r.Registry, fmt.Errorf("pushing %s@%s: %w", repo, digest, err))
-			}
-			return nil
-		})
-	}
-	return eg.Wait()
-}
 
 // layoutContents reads what pushing digest from the OCI layout at dir
 // uploads.
@@ -164,6 +133,12 @@ func (c *contents) push(ctx context.Context, pusher *remote.Pusher, k *Keychain,
 }
 
 // pushWith is push with the manifest writer for repo already made.
+//
+// Manifests are PUT by digest directly rather than through
+// remote.WriteIndex: on a registry without the OCI Referrers API, that
+// would also create a "sha256-<digest>" referrers tag for BuildKit's
+// attestation manifests (they carry a subject), and nothing but the tag
+// step may leave a tag.
 func (c *contents) pushWith(ctx context.Context, pusher *remote.Pusher, mw *manifestWriter, repo name.Repository, jobs int) error {
 	eg, egctx := errgroup.WithContext(ctx)
 	eg.SetLimit(jobs)

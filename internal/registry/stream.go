@@ -52,10 +52,7 @@ func (p *Publisher) StartUpload(ctx context.Context, dir, repo string) (*Upload,
 	if err != nil {
 		return nil, fmt.Errorf("repository %q: %w", repo, err)
 	}
-	jobs := p.Jobs
-	if jobs <= 0 {
-		jobs = 4
-	}
+	jobs := uploadJobs(p.Jobs)
 	pusher, err := remote.NewPusher(RemoteOptions(ctx, p.Keychain)...)
 	if err != nil {
 		return nil, err

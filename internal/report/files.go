@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/pipeline"
@@ -19,8 +20,8 @@ import (
 // or a Jenkins build archives them.
 const (
 	ReportFile  = "slipway-report.json" // File, as JSON
-	SummaryFile = "slipway-summary.md"  // the job summary (Markdown)
-	DotenvFile  = "slipway.env"         // Dotenv, for GitLab's artifacts:reports:dotenv
+	SummaryFile = ci.SummaryFile        // the job summary (Markdown)
+	DotenvFile  = ci.DotenvFile         // Dotenv, for GitLab's artifacts:reports:dotenv
 )
 
 // ReportSchema names the format of slipway-report.json.

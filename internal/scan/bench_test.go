@@ -32,7 +32,7 @@ func BenchmarkScanLayout(b *testing.B) {
 					b.StartTimer()
 				}
 				e.log.Reset()
-				if _, err := e.stage.ScanLayout(context.Background(), p, built); err != nil {
+				if _, err := e.stage.Scan(context.Background(), p, built); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -212,7 +212,7 @@ func gitLabSeverity(s string) string {
 // finding in the image, so that the same finding keeps its id between
 // runs.
 func gitLabID(image string, v types.DetectedVulnerability) string {
-	h := sha256.Sum256([]byte(strings.Join([]string{image, v.VulnerabilityID, v.PkgName, v.InstalledVersion, v.PkgPath}, "\x00")))
+	h := sha256.Sum256([]byte(image + "\x00" + vulnKey(v)))
 	b := h[:16]
 	b[6] = (b[6] & 0x0f) | 0x50
 	b[8] = (b[8] & 0x3f) | 0x80

@@ -145,11 +145,7 @@ func imageRepository(built *pipeline.BuildResult) string {
 	if first == "" {
 		return ""
 	}
-	ref, err := name.ParseReference(strings.TrimSpace(first))
-	if err != nil {
-		return ""
-	}
-	return ref.Context().Name()
+	return repositoryOf(strings.TrimSpace(first))
 }
 
 // remoteTargets resolves ref in its registry with Trivy's remote image

@@ -37,7 +37,7 @@ const rootfsEnv = "SLIPWAY_BENCH_ROOTFS"
 // single-layer linux/amd64 image of a real root filesystem (a Debian 12
 // debootstrap, made by bench/scan-large.sh, which sets
 // SLIPWAY_BENCH_ROOTFS), against a fixture DB with advisories for the
-// packages installed there. Each iteration is one full ScanLayout, every
+// packages installed there. Each iteration is one full Scan, every
 // report written. "cold" removes Trivy's layer-analysis cache before each
 // scan (the layer is read, decompressed and analysed); "warm" keeps it
 // (primed by one untimed scan): what a CI run with a cached
@@ -86,7 +86,7 @@ func BenchmarkScanLargeImage(b *testing.B) {
 			}
 			scan := func() *Result {
 				log.Reset()
-				r, err := stage.ScanLayout(context.Background(), p, built)
+				r, err := stage.Scan(context.Background(), p, built)
 				if err != nil {
 					b.Fatalf("scan: %v\nlog:\n%s", err, log)
 				}

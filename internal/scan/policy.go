@@ -133,8 +133,10 @@ func (p *policy) gate(ctx context.Context, filtered types.Report) (types.Report,
 	return r, nil
 }
 
-func findingKey(f Finding) string {
-	return strings.Join([]string{f.ID, f.Package, f.Installed, f.Path}, "\x00")
+// vulnKey identifies a finding across platforms and reports: the same
+// vulnerability in the same package version at the same path.
+func vulnKey(v types.DetectedVulnerability) string {
+	return strings.Join([]string{v.VulnerabilityID, v.PkgName, v.InstalledVersion, v.PkgPath}, "\x00")
 }
 
 // findings lists the distinct findings of the platforms' reports, worst
@@ -152,7 +154,8 @@ func findings(reports []platformReport, pick func(platformReport) types.Report) 
 				if v.Status != dbTypes.StatusUnknown {
 					f.Status = v.Status.String()
 				}
-				if i, ok := byKey[findingKey(f)]; ok {
+				key := vulnKey(v)
+				if i, ok := byKey[key]; ok {
 					if pr.Platform != "" && !slices.Contains(out[i].Platforms, pr.Platform) {
 						out[i].Platforms = append(out[i].Platforms, pr.Platform)
 					}
@@ -161,7 +164,7 @@ func findings(reports []platformReport, pick func(platformReport) types.Report) 
 				if pr.Platform != "" {
 					f.Platforms = []string{pr.Platform}
 				}
-				byKey[findingKey(f)] = len(out)
+				byKey[key] = len(out)
 				out = append(out, f)
 			}
 		}
@@ -219,7 +222,7 @@ func countIgnored(reports []platformReport) int {
 				if !ok {
 					continue
 				}
-				seen[strings.Join([]string{v.VulnerabilityID, v.PkgName, v.InstalledVersion, v.PkgPath}, "\x00")] = true
+				seen[vulnKey(v)] = true
 			}
 		}
 	}

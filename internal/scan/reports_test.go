@@ -18,23 +18,15 @@ import (
 	"github.com/aquasecurity/trivy/pkg/types"
 
 	"github.com/slipway-ci/slipway/internal/scan/fixture"
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
-
-// sarifMultitool is where hack/testdeps.sh installs @microsoft/sarif-multitool
-// (a .NET single-file binary behind a node shim), relative to this package.
-const sarifMultitool = "../../hack/testdeps/node_modules/.bin/sarif-multitool"
 
 // TestSARIFValidates runs Microsoft's SARIF validator on the SARIF
 // report. `sarif-multitool validate` exits 0 whatever it finds, so its
 // own SARIF output (-o) is read: any error-level result fails the test.
 func TestSARIFValidates(t *testing.T) {
-	tool, err := filepath.Abs(sarifMultitool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(tool); err != nil {
-		t.Fatalf("%v: run `make testdeps` (hack/testdeps.sh) to install @microsoft/sarif-multitool", err)
-	}
+	// @microsoft/sarif-multitool: a .NET single-file binary behind a node shim
+	tool := testenv.NodeTool(t, "sarif-multitool")
 	e := newEnv(t)
 	scanOK(t, e, e.plan("CRITICAL"), debianBuild(t))
 	sarifPath := filepath.Join(e.out, SARIFReport)
@@ -117,13 +109,8 @@ func validateSARIF(t *testing.T, tool, sarifPath string) {
 
 // TestSARIFValidatorCatchesErrors makes sure the check above can fail.
 func TestSARIFValidatorCatchesErrors(t *testing.T) {
-	tool, err := filepath.Abs(sarifMultitool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(tool); err != nil {
-		t.Fatalf("%v: run `make testdeps` (hack/testdeps.sh) to install @microsoft/sarif-multitool", err)
-	}
+	// @microsoft/sarif-multitool: a .NET single-file binary behind a node shim
+	tool := testenv.NodeTool(t, "sarif-multitool")
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.sarif")
 	if err := os.WriteFile(bad, []byte(`{"version":"2.1.0","runs":[{"tool":{}}]}`), 0o644); err != nil {

@@ -48,6 +48,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -136,12 +137,7 @@ var scanMu sync.Mutex
 
 // Scan scans every platform image of the build from its local OCI layout
 // and applies the gate (pipeline.Scanner).
-func (s *Stage) Scan(ctx context.Context, p *pipeline.ScanPlan, built *pipeline.BuildResult) (*pipeline.ScanResult, error) {
-	return s.ScanLayout(ctx, p, built)
-}
-
-// ScanLayout is Scan with the whole result.
-func (s *Stage) ScanLayout(ctx context.Context, p *pipeline.ScanPlan, built *pipeline.BuildResult) (*Result, error) {
+func (s *Stage) Scan(ctx context.Context, p *pipeline.ScanPlan, built *pipeline.BuildResult) (*Result, error) {
 	if built == nil || built.LayoutDir == "" {
 		return nil, errors.New("nothing to scan: the build left no OCI layout")
 	}
@@ -355,10 +351,8 @@ func countUnfixed(reports []platformReport, pol *policy) int {
 	for _, pr := range reports {
 		for _, res := range pr.raw.Results {
 			for _, v := range res.Vulnerabilities {
-				for _, st := range pol.ignoreStatuses {
-					if v.Status == st {
-						seen[strings.Join([]string{v.VulnerabilityID, v.PkgName, v.InstalledVersion, v.PkgPath}, "\x00")] = true
-					}
+				if slices.Contains(pol.ignoreStatuses, v.Status) {
+					seen[vulnKey(v)] = true
 				}
 			}
 		}

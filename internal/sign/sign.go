@@ -252,12 +252,17 @@ func (s *Stage) verifierBytes(sv *Signer) []byte {
 	if sv.Cert != nil {
 		return sv.Cert
 	}
+	b, _ := publicPEM(sv)
+	return b
+}
+
+// publicPEM is sv's public key, PEM-encoded.
+func publicPEM(sv *Signer) ([]byte, error) {
 	pub, err := sv.PublicKey()
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	b, _ := cryptoutils.MarshalPublicKeyToPEM(pub)
-	return b
+	return cryptoutils.MarshalPublicKeyToPEM(pub)
 }
 
 // describe fills in the identity and the verify commands, and writes the
@@ -277,11 +282,7 @@ func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.
 		}
 		return nil
 	}
-	pub, err := sv.PublicKey()
-	if err != nil {
-		return err
-	}
-	pem, err := cryptoutils.MarshalPublicKeyToPEM(pub)
+	pem, err := publicPEM(sv)
 	if err != nil {
 		return err
 	}

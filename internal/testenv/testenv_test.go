@@ -225,3 +225,9 @@ func TestGetFailsWhenDown(t *testing.T) {
 		t.Fatal("Load succeeded on an empty state dir")
 	}
 }
+
+func TestRepoRoot(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(t), "go.mod")); err != nil {
+		t.Error(err)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
 // examplesPath is where hack/testdeps.sh installs @octokit/webhooks-examples,
@@ -193,37 +195,9 @@ func refName(ref string) (name, typ string) {
 	return strings.TrimPrefix(ref, "refs/heads/"), "branch"
 }
 
-// RepoRoot returns the repository root: the nearest directory above the
-// working directory that holds go.mod.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := repoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("finding the repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("finding the repository root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // loadExamples fills examples from index.json under the repository root.
 func loadExamples() {
-	root, err := repoRoot()
+	root, err := testenv.FindRepoRoot()
 	if err == nil {
 		examples.byName, err = loadExamplesFrom(root)
 	}

@@ -50,12 +50,6 @@ func TestGitHubEnv(t *testing.T) {
 	}
 }
 
-func TestRepoRoot(t *testing.T) {
-	if _, err := os.Stat(RepoRoot(t) + "/go.mod"); err != nil {
-		t.Error(err)
-	}
-}
-
 func TestLoadExamplesMissing(t *testing.T) {
 	_, err := loadExamplesFrom(t.TempDir())
 	if !errors.Is(err, fs.ErrNotExist) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
 // openAPIPath is where hack/testdeps.sh installs @octokit/openapi's
@@ -48,7 +50,7 @@ var githubAPI struct {
 func LoadGitHubAPI(t testing.TB) *GitHubAPI {
 	t.Helper()
 	githubAPI.once.Do(func() {
-		root, err := repoRoot()
+		root, err := testenv.FindRepoRoot()
 		if err == nil {
 			githubAPI.api, err = loadGitHubAPI(filepath.Join(root, openAPIPath))
 		}
