@@ -62,9 +62,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=buildkit /out/buildkitd /out/buildctl /usr/local/bin/
 COPY --from=slipway /out/slipway /usr/local/bin/slipway
-COPY --chmod=0755 hack/entrypoint.sh /usr/local/bin/slipway-entrypoint
 # Root: the embedded buildkitd (no BUILDKIT_HOST, no Docker Engine) needs it,
 # and GitHub runs container actions as root.
 USER root
-ENTRYPOINT ["/usr/local/bin/slipway-entrypoint"]
+# slipway itself, no shell in between: GitHub passes a container action's
+# inputs as INPUT_<NAME> with the hyphens of the name kept
+# (INPUT_BUILD-ARGS), which a POSIX sh (Debian's dash) drops from the
+# environment of what it runs.
+ENTRYPOINT ["/usr/local/bin/slipway"]
 CMD ["run"]

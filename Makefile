@@ -15,7 +15,11 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(SLIPWAY_CACHE)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 FUZZTIME      ?= 20s
 
-.PHONY: all build test lint fuzz demo testdeps testenv-up testenv-down clean
+# The platforms of `make image`, and of the image `make test` builds.
+PLATFORMS     ?= linux/amd64,linux/arm64
+TEST_IMAGE_PLATFORMS ?= linux/amd64
+
+.PHONY: all build test lint fuzz demo image testdeps testenv-up testenv-down clean
 
 all: build
 
@@ -23,13 +27,15 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/slipway
 
 ## test: every test, with what the tests need installed and started first
-## (pinned npm fixtures; buildkitd, a registry, dockerd and base images,
+## (pinned npm fixtures and tools; buildkitd, a registry, dockerd and base
+## images; the slipway image, built by slipway for TEST_IMAGE_PLATFORMS),
 ## stopped again by PID whatever the tests' outcome, unless they were
-## already running)
-test: testdeps lint
+## already running
+test: testdeps lint build
 	@running=; hack/testenv.sh status >/dev/null 2>&1 && running=1; \
 	hack/testenv.sh up || exit 1; \
-	$(GO) test -count=1 ./... ; rc=$$?; \
+	PLATFORMS='$(TEST_IMAGE_PLATFORMS)' hack/image.sh >&2 && \
+	$(GO) test -count=1 -timeout 60m ./... ; rc=$$?; \
 	[ -n "$$running" ] || hack/testenv.sh down; exit $$rc
 
 testdeps:
@@ -58,6 +64,12 @@ fuzz:
 ## demo: the main job, end to end, on the example app
 demo: build
 	hack/demo.sh
+
+## image: slipway builds, scans, signs and pushes its own image (Dockerfile)
+## on the test environment, for PLATFORMS; the last line of stdout is the
+## pinned reference. The test environment is left running.
+image: build
+	PLATFORMS='$(PLATFORMS)' hack/image.sh
 
 clean:
 	rm -rf bin out .slipway

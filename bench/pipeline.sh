@@ -76,7 +76,9 @@
 # Needs root, bash, coreutils, awk, sed, curl, jq, flock, /usr/bin/time
 # (Debian "time"), Go, and what hack/testenv.sh installs (it is started when
 # not running, and then stopped again at the end; never otherwise).
-# Warning: cold mode prunes the whole BuildKit cache of the shared daemon.
+# Warning: cold mode prunes the whole BuildKit cache of the shared daemon,
+# which hack/testenv.sh keeps across runs: the next `make image` compiles
+# slipway and BuildKit from scratch again.
 set -euo pipefail
 shopt -s inherit_errexit
 

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shell functions shared by hack/ and bench/ scripts; source it.
+# Shell functions shared by hack/ and bench/ scripts; source it. The
+# sourcing script defines log and die.
 
 # debian_mirror SUITE: the Debian archive this machine's apt uses for
 # SUITE (one-line and deb822 sources), or $SLIPWAY_DEBIAN_MIRROR. Fails
@@ -34,4 +35,24 @@ debian_mirror() {
     return 1
   fi
   echo "$m"
+}
+
+# ensure_packages PKG...: install, with apt-get, the Debian packages that
+# are missing (as root).
+APT_UPDATED=
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get to install them (Debian 12 expected)"
+  if [ -z "$APT_UPDATED" ]; then
+    log "apt-get update"
+    apt-get update -qq >&2 || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+    die "could not install ${missing[*]}"
 }

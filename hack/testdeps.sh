@@ -2,7 +2,7 @@
 # Installs, idempotently, the real fixtures and validators slipway's tests
 # use: the npm packages pinned in hack/testdeps/package-lock.json
 # (action-validator, gitlab-ci-local, ...) into hack/testdeps/node_modules,
-# actionlint, Fulcio and the cosign CLI, built from their Go modules into
+# actionlint, Fulcio, the cosign CLI and act, built from their Go modules into
 # $SLIPWAY_CACHE/bin, and the Debian packages they call: rsync (gitlab-ci-local's shell executor) and
 # ShellCheck (actionlint's checks of run: scripts).
 set -euo pipefail
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/testdeps"
 ACTIONLINT_VERSION=v1.7.12
 FULCIO_VERSION=v1.8.4
 COSIGN_VERSION=v2.6.5
+ACT_VERSION=v0.2.89
 SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
 
 # Debian packages, installed with apt-get when missing (as root).
@@ -64,3 +65,7 @@ go_tool fulcio "$FULCIO_VERSION" github.com/sigstore/fulcio
 # The cosign CLI of the version slipway links: the sign e2e tests verify
 # slipway's signatures and attestations with it.
 go_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign
+
+# act, the GitHub Actions runner emulator: test/ci runs the release and the
+# example workflows under it, on the test environment's dockerd.
+go_tool act "$ACT_VERSION" github.com/nektos/act

@@ -17,8 +17,13 @@
 #                        (default $HOME/.cache/slipway)
 #   SLIPWAY_TEST_STATE   the running environment, made anew by every `up`
 #                        (default /tmp/slipway-testenv)
+#   SLIPWAY_BUILDKIT_ROOT  buildkitd's state (its cache, the cache mounts of
+#                        RUN steps), kept across `down` and `up` so that only
+#                        the first build of the slipway image on a machine
+#                        compiles everything (default $SLIPWAY_CACHE/buildkitd-root)
 #   SLIPWAY_TEST_DOCKER  1 (default) to also start a dockerd and put a
-#                        BuildKit image in it; 0 to leave it out
+#                        BuildKit image and a CI runner image in it; 0 to
+#                        leave it out
 #   SLIPWAY_TEST_WAIT    seconds to wait for each daemon (default 60)
 #   SLIPWAY_DEBIAN_MIRROR  the Debian mirror for the arm64 package; default:
 #                        the one in /etc/apt/sources.list*
@@ -35,6 +40,7 @@ STATE=${SLIPWAY_TEST_STATE:-/tmp/slipway-testenv}
 WANT_DOCKER=${SLIPWAY_TEST_DOCKER:-1}
 WAIT=${SLIPWAY_TEST_WAIT:-60}
 BK_BIN=$CACHE/buildkit-$BUILDKIT_VERSION/bin
+BK_ROOT=${SLIPWAY_BUILDKIT_ROOT:-$CACHE/buildkitd-root}
 ENV_FILE=$STATE/env
 LOCK_FILE=${STATE%/}.lock
 PACKAGES=(runc qemu-user-static binfmt-support docker-registry busybox-static openssh-client git)
@@ -133,24 +139,6 @@ wait_for() {
 
 require_root() {
   [ "$(id -u)" = 0 ] || die "must run as root (it installs Debian packages and runs buildkitd with runc)"
-}
-
-APT_UPDATED=
-ensure_packages() {
-  local missing=() p
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get to install them (Debian 12 expected)"
-  if [ -z "$APT_UPDATED" ]; then
-    log "apt-get update"
-    apt-get update -qq >&2 || die "apt-get update failed"
-    APT_UPDATED=1
-  fi
-  log "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-    die "could not install ${missing[*]}"
 }
 
 require_tools() {
@@ -353,14 +341,23 @@ EOF
   die "could not start the registry"
 }
 
+# start_buildkitd PORT: buildkitd on a unix socket, and on plain TCP on
+# 127.0.0.1 for the tests' containers (what a CI job reaches as a remote
+# builder), the registry at PORT over HTTP.
 start_buildkitd() {
   local port=$1
+  BUILDKIT_TCP_PORT=$(free_port)
   cat >"$STATE/buildkitd.toml" <<EOF
 debug = false
 
+# The state outlives the environment ($BK_ROOT): collect garbage only
+# beyond 40 GB, keeping 20 GB of cache, or when the disk runs short.
 [worker.oci]
   enabled = true
-  gc = false
+  gc = true
+  reservedSpace = "20GB"
+  maxUsedSpace = "40GB"
+  minFreeSpace = "10%"
 
 [worker.containerd]
   enabled = false
@@ -373,12 +370,13 @@ debug = false
   http = true
   insecure = true
 EOF
-  mkdir -p "$STATE/buildkit"
-  log "starting buildkitd on unix://$STATE/buildkitd.sock"
+  mkdir -p "$BK_ROOT"
+  log "starting buildkitd on unix://$STATE/buildkitd.sock (state in $BK_ROOT)"
   start buildkitd "$STATE/buildkitd.log" "$BK_BIN/buildkitd" \
     --config "$STATE/buildkitd.toml" \
     --addr "unix://$STATE/buildkitd.sock" \
-    --root "$STATE/buildkit" \
+    --addr "tcp://127.0.0.1:$BUILDKIT_TCP_PORT" \
+    --root "$BK_ROOT" \
     --otel-socket-path "$STATE/otel.sock" \
     --oci-worker=true --containerd-worker=false
   wait_for buildkitd buildkitd "$STATE/buildkitd.log" \
@@ -450,6 +448,15 @@ buildkit_image() {
   log "privileged container: $out"
 }
 
+# runner_image REGISTRY: the job image of the CI runner emulators (act's
+# ubuntu-latest, gitlab-ci-local's helper image), Debian with bash, git and
+# rsync (hack/bases.sh runner), pulled into the dockerd.
+runner_image() {
+  RUNNER_IMAGE=$("$ROOT/hack/bases.sh" runner "$1") || die "assembling the runner image failed"
+  log "pulling $RUNNER_IMAGE"
+  docker -H "unix://$STATE/docker.sock" pull -q "$RUNNER_IMAGE" >&2 || die "docker pull $RUNNER_IMAGE failed; see $STATE/dockerd.log"
+}
+
 # ------------------------------------------------------------ commands
 
 # healthy: everything that `up` started answers.
@@ -502,10 +509,11 @@ cmd_up() {
   push_base "$registry"
 
   local docker_host="" dockerd_pid=""
-  BUILDKIT_IMAGE=""
+  BUILDKIT_IMAGE="" RUNNER_IMAGE=""
   if [ "$WANT_DOCKER" = 1 ]; then
     start_dockerd "$REGISTRY_PORT"
     buildkit_image "$registry"
+    runner_image "$registry"
     docker_host=unix://$STATE/docker.sock
     dockerd_pid=$(pid_get dockerd)
   fi
@@ -523,6 +531,8 @@ SLIPWAY_TEST_BUILDKITD_PID=$(pid_get buildkitd)
 SLIPWAY_TEST_DOCKER_HOST=$docker_host
 SLIPWAY_TEST_DOCKERD_PID=$dockerd_pid
 SLIPWAY_TEST_BUILDKIT_IMAGE=$BUILDKIT_IMAGE
+SLIPWAY_TEST_BUILDKIT_TCP=tcp://127.0.0.1:$BUILDKIT_TCP_PORT
+SLIPWAY_TEST_RUNNER_IMAGE=$RUNNER_IMAGE
 EOF
   mv "$ENV_FILE.tmp" "$ENV_FILE"
   log "up in $((SECONDS - t0))s"
@@ -556,15 +566,24 @@ stop_all() {
   stop dockerd dockerd
   stop buildkitd buildkitd
   stop registry docker-registry
-  local m
-  # Deepest first. /proc/self/mountinfo escapes spaces as \040: our paths have none.
+  unmount_under "$STATE"
+  # buildkitd's state stays (BK_ROOT), without the mounts of a build it was
+  # stopped in.
+  unmount_under "$BK_ROOT"
+  rm -rf --one-file-system "$STATE"
+}
+
+# unmount_under DIR: undo every mount below DIR, deepest first; fail when
+# one stays.
+unmount_under() {
+  local dir=${1%/}/ m
+  # /proc/self/mountinfo escapes spaces as \040: our paths have none.
   while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-  done < <(awk -v s="$STATE/" '{ if (index($5, s) == 1) print $5 }' /proc/self/mountinfo | sort -r)
-  if awk -v s="$STATE/" '{ if (index($5, s) == 1) f = 1 } END { exit !f }' /proc/self/mountinfo; then
-    die "mounts are left under $STATE; not removing it"
+  done < <(awk -v s="$dir" '{ if (index($5, s) == 1) print $5 }' /proc/self/mountinfo | sort -r)
+  if awk -v s="$dir" '{ if (index($5, s) == 1) f = 1 } END { exit !f }' /proc/self/mountinfo; then
+    die "mounts are left under $dir; not removing $STATE"
   fi
-  rm -rf --one-file-system "$STATE"
 }
 
 cmd_down() {

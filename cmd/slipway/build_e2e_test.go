@@ -40,8 +40,8 @@ RUN echo "the target stage should have stopped the build before this" && exit 1
 func TestBuildTargetArgsAndSecret(t *testing.T) {
 	e := testenv.Get(t)
 	const secret = "s3cr3t-token-7d1f0c"
-	dir := project(t, map[string]string{"Dockerfile": multiStageDockerfile})
-	repo := uniqueRepo(t, e, "multistage")
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": multiStageDockerfile})
+	repo := e.UniqueRepo(t, "multistage")
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_IMAGES":     repo,
 		"SLIPWAY_CONTEXT":    dir,
@@ -88,8 +88,8 @@ func TestBuildTargetArgsAndSecret(t *testing.T) {
 // attestation included), and no tag.
 func TestBuildPushByDigestOnly(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN echo ok > /ok\n"})
-	repo := uniqueRepo(t, e, "bydigest")
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN echo ok > /ok\n"})
+	repo := e.UniqueRepo(t, "bydigest")
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_IMAGES": repo, "SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 		// No tag rule yields a tag: the push alone must leave none.
@@ -112,7 +112,7 @@ func TestBuildPushByDigestOnly(t *testing.T) {
 		t.Errorf("metadata digest %s, result digest %s", meta.Digest, res.Build.Digest)
 	}
 	registryHas(t, repo, meta.Digest)
-	if tags := registryTags(t, repo); len(tags) != 0 {
+	if tags := testenv.RegistryTags(t, repo); len(tags) != 0 {
 		t.Errorf("tags %q in the registry; a build pushes by digest only and no stage after a failed one tags", tags)
 	}
 	local, err := os.ReadFile(filepath.Join(res.Build.LayoutDir, "blobs", "sha256", strings.TrimPrefix(meta.Digest, "sha256:")))
@@ -138,17 +138,17 @@ func TestBuildPushByDigestOnly(t *testing.T) {
 
 func TestBuildTagsLast(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN echo tagged > /t\n"})
-	repo := uniqueRepo(t, e, "tagged")
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN echo tagged > /t\n"})
+	repo := e.UniqueRepo(t, "tagged")
 	res, _ := runResult(t, dir, buildEnv(t, e, map[string]string{
 		"SLIPWAY_IMAGES": repo, "SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 		"SLIPWAY_TAGS": "type=raw,value=v1\ntype=raw,value=stable", "SLIPWAY_FLAVOR": "latest=false",
 	}))
-	tags := registryTags(t, repo)
+	tags := testenv.RegistryTags(t, repo)
 	if strings.Join(tags, ",") != "stable,v1" {
 		t.Errorf("tags = %q, want stable and v1", tags)
 	}
-	if got := tagDigest(t, repo+":v1"); got != res.Build.Digest {
+	if got := testenv.TagDigest(t, repo+":v1"); got != res.Build.Digest {
 		t.Errorf("v1 points at %s, want the built digest %s", got, res.Build.Digest)
 	}
 }
@@ -158,7 +158,7 @@ func TestBuildTagsLast(t *testing.T) {
 // attached when asked for.
 func TestBuildMultiPlatform(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": `ARG BASE
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": `ARG BASE
 FROM --platform=$BUILDPLATFORM ${BASE} AS cross
 ARG BUILDPLATFORM TARGETPLATFORM
 RUN echo "on $BUILDPLATFORM for $TARGETPLATFORM" > /cross.txt
@@ -167,7 +167,7 @@ FROM ${BASE}
 COPY --from=cross /cross.txt /cross.txt
 RUN uname -m > /uname.txt
 `})
-	repo := uniqueRepo(t, e, "multiarch")
+	repo := e.UniqueRepo(t, "multiarch")
 	res, _ := runResult(t, dir, buildEnv(t, e, map[string]string{
 		"SLIPWAY_IMAGES": repo, "SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 		"SLIPWAY_PLATFORMS": "linux/amd64,linux/arm64", "SLIPWAY_PROVENANCE": "mode=max",
@@ -210,16 +210,19 @@ RUN uname -m > /uname.txt
 }
 
 // A registry cache survives `buildctl prune --all`: the second build takes
-// every step from it.
+// every step from it. The builder is a buildkitd of the test's own, so
+// that the prune leaves the environment's cache (the slipway image's
+// build, kept across runs) alone.
 func TestBuildRegistryCache(t *testing.T) {
 	e := testenv.Get(t)
+	bk := e.StartBuildkitd(t, false)
 	var nonce [8]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		t.Fatal(err)
 	}
 	// The nonce makes the steps new to this daemon, so the first build
 	// runs them all and the second can only get them from the registry.
-	dir := project(t, map[string]string{"Dockerfile": fmt.Sprintf(`ARG BASE
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": fmt.Sprintf(`ARG BASE
 FROM ${BASE} AS build
 RUN echo %x > /nonce
 RUN cat /nonce /nonce > /twice
@@ -227,8 +230,9 @@ RUN cat /nonce /nonce > /twice
 FROM ${BASE}
 COPY --from=build /twice /twice
 `, nonce)})
-	cache := uniqueRepo(t, e, "cache") + ":buildcache"
+	cache := e.UniqueRepo(t, "cache") + ":buildcache"
 	env := buildEnv(t, e, map[string]string{
+		"BUILDKIT_HOST":   bk.Addr,
 		"SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage, "SLIPWAY_PUSH": "false",
 		"SLIPWAY_CACHE_FROM": "type=registry,ref=" + cache,
 		"SLIPWAY_CACHE_TO":   "type=registry,ref=" + cache + ",mode=max",
@@ -237,7 +241,9 @@ COPY --from=build /twice /twice
 	if first.Build.Steps == 0 || first.Build.CachedSteps == first.Build.Steps {
 		t.Fatalf("first build: %d of %d steps cached, want fresh steps", first.Build.CachedSteps, first.Build.Steps)
 	}
-	e.Buildctl(t, "prune", "--all")
+	if out, err := exec.Command(e.BuildctlPath, "--addr", bk.Addr, "prune", "--all").CombinedOutput(); err != nil {
+		t.Fatalf("buildctl prune --all: %v\n%s", err, out)
+	}
 	second, r2 := runResult(t, dir, env)
 	if second.Build.Steps != first.Build.Steps || second.Build.CachedSteps != second.Build.Steps {
 		t.Errorf("after prune: %d of %d steps cached, want all %d\n%s", second.Build.CachedSteps, second.Build.Steps, first.Build.Steps, r2.stderr)
@@ -252,7 +258,7 @@ COPY --from=build /twice /twice
 // BuildKit's SBOM generator protocol and lists /bin of the scanned rootfs.
 func TestBuildSBOMAttestation(t *testing.T) {
 	e := testenv.Get(t)
-	gen := project(t, map[string]string{
+	gen := testenv.GitProject(t, map[string]string{
 		"Dockerfile": "ARG BASE\nFROM ${BASE}\nCOPY gen.sh /gen.sh\nCMD [\"/bin/sh\", \"/gen.sh\"]\n",
 		"gen.sh": `set -e
 name=$(basename "$BUILDKIT_SCAN_SOURCE")
@@ -265,13 +271,13 @@ cat > "$BUILDKIT_SCAN_DESTINATION/$name.spdx.json" <<JSON
 JSON
 `,
 	})
-	genRepo := uniqueRepo(t, e, "sbomgen")
+	genRepo := e.UniqueRepo(t, "sbomgen")
 	runResult(t, gen, buildEnv(t, e, map[string]string{
 		"SLIPWAY_CONTEXT": gen, "SLIPWAY_IMAGES": genRepo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 		"SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
 	}))
 
-	dir := project(t, map[string]string{"Dockerfile": builderDockerfile})
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": builderDockerfile})
 	res, _ := runResult(t, dir, buildEnv(t, e, map[string]string{
 		"SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage, "SLIPWAY_PUSH": "false",
 		"SLIPWAY_SBOM": "true", "SLIPWAY_SBOM_GENERATOR": genRepo + ":v1",
@@ -327,7 +333,7 @@ func TestBuildContextsAndSSH(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", args, err, out)
 		}
 	}
-	dir := project(t, map[string]string{"Dockerfile": `ARG BASE
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": `ARG BASE
 FROM ${BASE}
 COPY --from=extra from-extra.txt /from-extra.txt
 RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo agent-forwarded > /ssh.txt

@@ -11,21 +11,17 @@ import (
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
-// Each way slipway finds a builder, for real. BuildKit speaks plain HTTP
-// to localhost:* registries without configuration, so the builders that
-// slipway starts itself reach the test registry as localhost:<port>.
-
-func localhostRef(e *testenv.Env, ref string) string {
-	return strings.Replace(ref, e.Registry, "localhost:"+strings.Split(e.Registry, ":")[1], 1)
-}
+// Each way slipway finds a builder, for real. The builders that slipway
+// starts itself reach the test registry as localhost:<port>
+// (testenv.Env.LocalhostRef).
 
 // noBuilderEnv is a build environment with no builder configured: no
 // BUILDKIT_HOST, no Docker Engine, no buildkitd on PATH.
 func noBuilderEnv(t *testing.T, e *testenv.Env, dir string, more map[string]string) map[string]string {
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_CONTEXT":    dir,
-		"SLIPWAY_BUILD_ARGS": "BASE=" + localhostRef(e, e.BaseImage),
-		"SLIPWAY_IMAGES":     localhostRef(e, uniqueRepo(t, e, "builder")),
+		"SLIPWAY_BUILD_ARGS": "BASE=" + e.LocalhostRef(e.BaseImage),
+		"SLIPWAY_IMAGES":     e.LocalhostRef(e.UniqueRepo(t, "builder")),
 		"PATH":               "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	})
 	delete(env, "BUILDKIT_HOST")
@@ -49,7 +45,7 @@ func TestBuilderDockerContainer(t *testing.T) {
 			t.Errorf("removing the BuildKit container: %v", err)
 		}
 	})
-	dir := project(t, map[string]string{"Dockerfile": builderDockerfile})
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": builderDockerfile})
 	env := noBuilderEnv(t, e, dir, map[string]string{"DOCKER_HOST": e.DockerHost, "SLIPWAY_BUILDKIT_IMAGE": e.BuildkitImage})
 	res, r := runResult(t, dir, env)
 	if !strings.Contains(r.stderr, "builder: a BuildKit container") {
@@ -67,7 +63,7 @@ func TestBuilderDockerContainer(t *testing.T) {
 // stopped again when the run ends.
 func TestBuilderEmbedded(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": builderDockerfile})
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": builderDockerfile})
 	env := noBuilderEnv(t, e, dir, nil)
 	env["PATH"] = filepath.Dir(e.BuildkitdPath) + ":" + env["PATH"]
 	env["TMPDIR"] = t.TempDir()
@@ -85,7 +81,7 @@ func TestBuilderEmbedded(t *testing.T) {
 // Path 4: none of the three: one error naming them, exit 1.
 func TestBuilderNone(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": builderDockerfile})
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": builderDockerfile})
 	r := slipway(t, dir, noBuilderEnv(t, e, dir, nil), "run")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
@@ -100,7 +96,7 @@ func TestBuilderNone(t *testing.T) {
 
 func TestBuilderUnreachable(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": builderDockerfile})
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": builderDockerfile})
 	sock := filepath.Join(t.TempDir(), "nobody-listens.sock")
 	r := slipway(t, dir, noBuilderEnv(t, e, dir, map[string]string{"SLIPWAY_BUILDER": "unix://" + sock}), "run")
 	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "cannot reach BuildKit at unix://"+sock) {
@@ -110,7 +106,7 @@ func TestBuilderUnreachable(t *testing.T) {
 
 func TestBuildBrokenDockerfile(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUNN echo typo\n"})
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUNN echo typo\n"})
 	env := buildEnv(t, e, map[string]string{"SLIPWAY_CONTEXT": dir, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage, "SLIPWAY_PUSH": "false"})
 	r := slipway(t, dir, env, "run")
 	want := filepath.Join(dir, "Dockerfile") + ":3"
@@ -122,7 +118,7 @@ func TestBuildBrokenDockerfile(t *testing.T) {
 // A secret whose variable is not set is bad input: exit 2, nothing built.
 func TestBuildSecretEnvMissing(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": builderDockerfile})
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": builderDockerfile})
 	env := buildEnv(t, e, map[string]string{"SLIPWAY_CONTEXT": dir, "SLIPWAY_SECRETS": "id=tok,env=NOT_SET_ANYWHERE"})
 	r := slipway(t, dir, env, "run")
 	if r.code != 2 || !strings.Contains(r.stderr, `"secrets"`) || !strings.Contains(r.stderr, "NOT_SET_ANYWHERE") {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/slipway-ci/slipway/internal/ci/citest"
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
 // Inputs shared by the provider tests, as a user's workflow would give them.
@@ -129,10 +130,10 @@ func TestDryRunJenkins(t *testing.T) {
 }
 
 func TestDryRunLocal(t *testing.T) {
-	dir := project(t, map[string]string{"Dockerfile": "FROM scratch\n"})
-	git(t, dir, "remote", "add", "origin", "https://github.com/octo-org/app.git")
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": "FROM scratch\n"})
+	testenv.Git(t, dir, "remote", "add", "origin", "https://github.com/octo-org/app.git")
 	for _, tag := range []string{"v0.9.0", "v1.0.0-rc.1", "v1.0.0"} {
-		git(t, dir, "tag", tag)
+		testenv.Git(t, dir, "tag", tag)
 	}
 	checkDryRun(t, "local-tag", dir, with(nil, nil))
 }

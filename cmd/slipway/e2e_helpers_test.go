@@ -3,16 +3,9 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -21,46 +14,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
-
-// project writes files (path → content) into a new git repository with
-// one commit, as a checkout CI would build.
-func project(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, content := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	git(t, dir, "init", "-q", "-b", "main")
-	git(t, dir, "add", ".")
-	git(t, dir, "commit", "-q", "-m", "app")
-	return dir
-}
-
-// git runs git in dir with fixed identities and dates, so that commits
-// have the same SHA on every run.
-func git(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_AUTHOR_DATE=2024-01-02T03:04:05Z",
-		"GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@example.com", "GIT_COMMITTER_DATE=2024-01-02T03:04:05Z")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-}
 
 // buildEnv is the environment of a local run against the test
 // environment's buildkitd, pushing to its registry.
@@ -192,27 +149,6 @@ func imageContains(t *testing.T, img v1.Image, s string) bool {
 	return false
 }
 
-// registryTags lists the tags of repo in the test registry.
-func registryTags(t *testing.T, repo string) []string {
-	t.Helper()
-	r, err := name.NewRepository(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tags, err := remote.List(r)
-	var te *transport.Error
-	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-		// distribution answers NAME_UNKNOWN for a repository that holds
-		// manifests but no tag.
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("listing the tags of %s: %v", repo, err)
-	}
-	slices.Sort(tags)
-	return tags
-}
-
 // registryHas checks that repo@digest is in the registry.
 func registryHas(t *testing.T, repo, digest string) {
 	t.Helper()
@@ -238,30 +174,6 @@ func registryManifest(t *testing.T, repo, digest string) []byte {
 		t.Fatalf("%s: %v", ref, err)
 	}
 	return d.Manifest
-}
-
-// tagDigest returns the digest a tag points at.
-func tagDigest(t *testing.T, ref string) string {
-	t.Helper()
-	r, err := name.NewTag(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := remote.Head(r)
-	if err != nil {
-		t.Fatalf("reading %s: %v", ref, err)
-	}
-	return d.Digest.String()
-}
-
-// uniqueRepo returns a repository in the test registry no other run used.
-func uniqueRepo(t *testing.T, e *testenv.Env, base string) string {
-	t.Helper()
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%s/e2e/%s-%x", e.Registry, base, b)
 }
 
 // layerContents returns the uncompressed content of every layer of img.

@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
@@ -26,20 +21,9 @@ import (
 // the registry, and the artifacts and reports GitLab would keep are there.
 func TestGitLabTemplateWithGitLabCILocal(t *testing.T) {
 	e := testenv.Get(t)
-	glcl := testenv.NodeTool(t, "gitlab-ci-local")
-	tmpl, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), ".gitlab", "slipway.gitlab-ci.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := uniqueRepo(t, e, "gitlab")
+	repo := e.UniqueRepo(t, "gitlab")
 	files := maps.Clone(debianFiles) // a Debian-like image with one HIGH fixture finding
-	files["slipway.gitlab-ci.yml"] = string(tmpl)
-	files[".gitlab-ci.yml"] = fmt.Sprintf(`stages: [build]
-include:
-  - local: slipway.gitlab-ci.yml
-    inputs:
-      job-name: container-image
-      images: %s
+	dir := testenv.GitLabProject(t, files, fmt.Sprintf(`      images: %s
       tags: |
         type=ref,event=branch
         type=raw,value=gitlab
@@ -50,41 +34,18 @@ include:
       severity: CRITICAL
       comment: never
       args: --progress plain
-`, repo, e.BaseImage)
-	dir := project(t, files)
-	git(t, dir, "remote", "add", "origin", "https://gitlab.example.com/group/app.git")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, glcl,
+`, repo, e.BaseImage))
+	log := testenv.GitLabCILocal(t, dir,
+		// slipway under test on PATH.
+		[]string{"PATH=" + filepath.Dir(slipwayBin) + string(os.PathListSeparator) + os.Getenv("PATH")},
 		// The job names an image: run it in a shell here, with this slipway.
 		"--force-shell-executor",
-		// gitlab-ci-local sets GITLAB_CI=false; slipway reads the CI_*
-		// context it sets as on GitLab.
-		"--variable", "GITLAB_CI=true", "--ignore-predefined-vars", "GITLAB_CI",
 		"--variable", "BUILDKIT_HOST="+e.BuildkitHost,
 		"--variable", "DOCKER_HOST=unix:///nonexistent/docker.sock",
 		"--variable", "SLIPWAY_SCAN_CACHE_DIR="+scanCache(t),
-		"--variable", "SLIPWAY_SCAN_SKIP_DB_UPDATE=true",
-		"--no-color",
-		"container-image")
-	cmd.Dir = dir
-	cmd.Env = []string{
-		"PATH=" + filepath.Dir(slipwayBin) + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"HOME=" + t.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1",
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("gitlab-ci-local: %v\n%s", err, out.String())
-	}
-	log := out.String()
+		"--variable", "SLIPWAY_SCAN_SKIP_DB_UPDATE=true")
 	// The job passes: severity CRITICAL lets the HIGH finding through the
 	// gate (the default, CRITICAL,HIGH, would fail it).
-	if !strings.Contains(log, "PASS") || !strings.Contains(log, "container-image") {
-		t.Fatalf("the job did not pass:\n%s", log)
-	}
 	if !strings.Contains(log, "slipway plan (gitlab,") {
 		t.Errorf("slipway did not read the GitLab context:\n%s", log)
 	}
@@ -93,7 +54,7 @@ include:
 	if _, err := os.Stat(filepath.Join(dir, ".slipway", "oci", "index.json")); err != nil {
 		t.Errorf("no OCI layout: %v", err)
 	}
-	art := filepath.Join(dir, ".gitlab-ci-local", "artifacts", "container-image")
+	art := testenv.GitLabArtifacts(dir)
 	if _, err := os.Stat(filepath.Join(art, ".slipway", "oci", "index.json")); err == nil {
 		t.Error("the OCI layout is among the artifacts")
 	}
@@ -110,20 +71,20 @@ include:
 			} `json:"identifiers"`
 		} `json:"vulnerabilities"`
 	}
-	readJSON(t, filepath.Join(art, ".slipway", "gl-container-scanning-report.json"), &gl)
+	testenv.ReadJSON(t, filepath.Join(art, ".slipway", "gl-container-scanning-report.json"), &gl)
 	if len(gl.Vulnerabilities) != 1 || !strings.Contains(fmt.Sprint(gl.Vulnerabilities[0].Identifiers), "CVE-2099-0001") {
 		t.Errorf("container scanning report: %+v, want CVE-2099-0001", gl.Vulnerabilities)
 	}
 	var bom struct {
 		BOMFormat string `json:"bomFormat"`
 	}
-	readJSON(t, filepath.Join(art, ".slipway", "sbom.cdx.json"), &bom)
+	testenv.ReadJSON(t, filepath.Join(art, ".slipway", "sbom.cdx.json"), &bom)
 	if bom.BOMFormat != "CycloneDX" {
 		t.Errorf("sbom.cdx.json: bomFormat %q", bom.BOMFormat)
 	}
 
 	var md map[string]any
-	readJSON(t, filepath.Join(art, ".slipway", "build-metadata.json"), &md)
+	testenv.ReadJSON(t, filepath.Join(art, ".slipway", "build-metadata.json"), &md)
 	digest, _ := md["containerimage.digest"].(string)
 	if !strings.HasPrefix(digest, "sha256:") {
 		t.Errorf("build-metadata.json has no containerimage.digest: %v", md)
@@ -132,7 +93,7 @@ include:
 	// The dotenv report, where artifacts:reports:dotenv points, as
 	// gitlab-ci-local keeps it for later jobs; the summary and the report.
 	dotenvReport := filepath.Join(art, ".gitlab-ci-reports", "dotenv", ".slipway", "slipway.env")
-	env := readDotenv(t, dotenvReport)
+	env := testenv.ReadDotenv(t, dotenvReport)
 	for k, want := range map[string]string{
 		"SLIPWAY_RESULT_STATUS": "passed", "SLIPWAY_RESULT_DIGEST": digest, "SLIPWAY_RESULT_IMAGE": repo + "@" + digest,
 		"SLIPWAY_RESULT_VULNERABILITIES_HIGH": "1", "SLIPWAY_RESULT_VULNERABILITIES_CRITICAL": "0",
@@ -158,44 +119,16 @@ include:
 			} `json:"build"`
 		} `json:"result"`
 	}
-	readJSON(t, filepath.Join(art, ".slipway", "slipway-report.json"), &rep)
+	testenv.ReadJSON(t, filepath.Join(art, ".slipway", "slipway-report.json"), &rep)
 	if rep.Result.Build.Digest != digest {
 		t.Errorf("slipway-report.json digest %q, want %q", rep.Result.Build.Digest, digest)
 	}
 
 	// The branch and the raw tag, on the digest built.
-	if tags := registryTags(t, repo); !slices.Equal(tags, []string{"gitlab", "main"}) {
+	if tags := testenv.RegistryTags(t, repo); !slices.Equal(tags, []string{"gitlab", "main"}) {
 		t.Errorf("tags %q, want gitlab and main", tags)
 	}
-	if got := tagDigest(t, repo+":gitlab"); got != digest {
+	if got := testenv.TagDigest(t, repo+":gitlab"); got != digest {
 		t.Errorf("%s:gitlab is %s, the run's digest %s", repo, got, digest)
 	}
-}
-
-func readJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
-
-func readDotenv(t *testing.T, path string) map[string]string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("dotenv report: %v", err)
-	}
-	out := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			t.Fatalf("%s: bad line %q", path, line)
-		}
-		out[k] = v
-	}
-	return out
 }

@@ -26,8 +26,8 @@ func TestKeylessSignWithFulcio(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dir := project(t, signedApp)
-	repo := uniqueRepo(t, e, "keyless")
+	dir := testenv.GitProject(t, signedApp)
+	repo := e.UniqueRepo(t, "keyless")
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 		"SLIPWAY_PLATFORMS": "linux/amd64", "SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
@@ -55,7 +55,7 @@ func TestKeylessSignWithFulcio(t *testing.T) {
 	if got := strings.Join(stages, " "); !strings.Contains(got, "sign verify tag") {
 		t.Errorf("steps = %s, want sign, verify, then tag", got)
 	}
-	if got := tagDigest(t, repo+":v1"); got != digest {
+	if got := testenv.TagDigest(t, repo+":v1"); got != digest {
 		t.Errorf("%s:v1 = %s, want %s", repo, got, digest)
 	}
 	wantCmd := "cosign verify --certificate-identity " + email + " --certificate-oidc-issuer " + f.Issuer.URL + " --insecure-ignore-tlog=true " + repo + "@" + digest
@@ -64,7 +64,7 @@ func TestKeylessSignWithFulcio(t *testing.T) {
 	}
 
 	verify := func(identity, issuer, ref string) (string, error) {
-		return cosignRun(t, "verify", "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
+		return testenv.Cosign(t, "verify", "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
 			"--trusted-root", trusted, "--insecure-ignore-tlog=true", "--insecure-ignore-sct=true", ref)
 	}
 	for _, d := range res.Sign.Signed {
@@ -96,7 +96,7 @@ func TestKeylessRefusedOrUnverifiedLeavesNoTag(t *testing.T) {
 	e := testenv.Get(t)
 	f := testenv.StartFulcio(t)
 	other := testenv.StartFulcio(t)
-	dir := project(t, signedApp)
+	dir := testenv.GitProject(t, signedApp)
 	const email = "release-bot@example.com"
 	good := f.Issuer.Token(t, map[string]any{"email": email, "email_verified": true})
 	ownRoot, otherRoot := filepath.Join(t.TempDir(), "own.json"), filepath.Join(t.TempDir(), "other.json")
@@ -113,7 +113,7 @@ func TestKeylessRefusedOrUnverifiedLeavesNoTag(t *testing.T) {
 		{"another CA", good, otherRoot, "verify", "verifying the signature"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			repo := uniqueRepo(t, e, "keyless-refused")
+			repo := e.UniqueRepo(t, "keyless-refused")
 			env := buildEnv(t, e, map[string]string{
 				"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 				"SLIPWAY_PLATFORMS": "linux/amd64", "SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
@@ -129,7 +129,7 @@ func TestKeylessRefusedOrUnverifiedLeavesNoTag(t *testing.T) {
 			}
 			// A failed verify leaves the signature it made
 			// (sha256-<hex>.sig), never an image tag.
-			for _, tag := range registryTags(t, repo) {
+			for _, tag := range testenv.RegistryTags(t, repo) {
 				if c.step == "sign" || !strings.HasPrefix(tag, "sha256-") {
 					t.Errorf("%s has tag %q after a failed keyless run", repo, tag)
 				}

@@ -42,8 +42,8 @@ func TestReportOnGitHubActions(t *testing.T) {
 	api := citest.NewFakeGitHub(t, "", e2eToken)
 	payload := citest.Payload(t, "pull_request", citest.Action("opened"))
 	pr := int(citest.Get(payload, "pull_request.number").(float64))
-	dir := project(t, debianFiles)
-	repo := uniqueRepo(t, e, "reported")
+	dir := testenv.GitProject(t, debianFiles)
+	repo := e.UniqueRepo(t, "reported")
 	gh := citest.GitHubEnv(t, "pull_request", payload)
 	gh["GITHUB_API_URL"], gh["GITHUB_TOKEN"] = api.URL, e2eToken
 	env := reportEnv(t, e, dir, repo, gh)
@@ -115,8 +115,8 @@ func TestReportOnGitHubActions(t *testing.T) {
 func TestReportOnJenkins(t *testing.T) {
 	e := testenv.Get(t)
 	api := citest.NewFakeGitHub(t, "/api/v3", e2eToken)
-	dir := project(t, debianFiles)
-	repo := uniqueRepo(t, e, "jenkins")
+	dir := testenv.GitProject(t, debianFiles)
+	repo := e.UniqueRepo(t, "jenkins")
 	env := reportEnv(t, e, dir, repo, map[string]string{
 		"JENKINS_URL": "https://jenkins.example.com/", "BUILD_URL": "https://jenkins.example.com/job/app/job/PR-7/1/",
 		"BRANCH_NAME": "PR-7", "CHANGE_ID": "7", "CHANGE_BRANCH": "feature", "CHANGE_TARGET": "main",
@@ -128,7 +128,7 @@ func TestReportOnJenkins(t *testing.T) {
 			t.Error("the output shows the token")
 		}
 		outDir := env["SLIPWAY_OUTPUT_DIR"]
-		dotenv := readDotenv(t, filepath.Join(outDir, "slipway.env"))
+		dotenv := testenv.ReadDotenv(t, filepath.Join(outDir, "slipway.env"))
 		if dotenv["SLIPWAY_RESULT_DIGEST"] != res.Build.Digest || dotenv["SLIPWAY_RESULT_STATUS"] != "passed" {
 			t.Errorf("run %d: slipway.env = %v", run, dotenv)
 		}

@@ -54,8 +54,8 @@ func scanCache(t *testing.T) string {
 // the run before any tag moves; an ignore entry lets it through.
 func TestScanGate(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, debianFiles)
-	repo := uniqueRepo(t, e, "scanned")
+	dir := testenv.GitProject(t, debianFiles)
+	repo := e.UniqueRepo(t, "scanned")
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 		"SLIPWAY_PLATFORMS": "linux/amd64,linux/arm64", "SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
@@ -66,7 +66,7 @@ func TestScanGate(t *testing.T) {
 	if r.code != 1 || !strings.Contains(lastLine(r.stderr), "gate") || !strings.Contains(r.stderr, "CVE-2099-0001") {
 		t.Fatalf("exit %d, want 1 at the gate naming CVE-2099-0001\n%s", r.code, r.stderr)
 	}
-	if tags := registryTags(t, repo); len(tags) != 0 {
+	if tags := testenv.RegistryTags(t, repo); len(tags) != 0 {
 		t.Errorf("tags %q after a failed gate", tags)
 	}
 	path := strings.TrimPrefix(repo, e.Registry)
@@ -92,7 +92,7 @@ func TestScanGate(t *testing.T) {
 	}
 	env["SLIPWAY_TRIVYIGNORES"] = filepath.Join(dir, ".trivyignore")
 	runResult(t, dir, env)
-	if tags := registryTags(t, repo); strings.Join(tags, ",") != "v1" {
+	if tags := testenv.RegistryTags(t, repo); strings.Join(tags, ",") != "v1" {
 		t.Errorf("tags %q after a passing gate, want v1", tags)
 	}
 }

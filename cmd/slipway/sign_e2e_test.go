@@ -7,7 +7,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,16 +20,6 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
-
-// cosignRun runs the real cosign CLI of the version slipway links (built
-// by hack/testdeps.sh) offline: no TUF, no transparency log.
-func cosignRun(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command(testenv.GoTool(t, "cosign"), args...)
-	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + t.TempDir()}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
 
 // keyPair writes a cosign key pair, encrypted with pw, into dir.
 func keyPair(t *testing.T, dir, pw string) (priv, pub string) {
@@ -77,10 +66,10 @@ var signedApp = map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN ech
 func TestSignCopyAndVerifyWithCosign(t *testing.T) {
 	e := testenv.Get(t)
 	regB := testenv.StartRegistry(t)
-	dir := project(t, debianFiles)
+	dir := testenv.GitProject(t, debianFiles)
 	keys := t.TempDir()
 	priv, pub := keyPair(t, keys, "correct horse")
-	repoA := uniqueRepo(t, e, "signed")
+	repoA := e.UniqueRepo(t, "signed")
 	repoB := regB + "/acme/signed"
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repoA + "\n" + repoB, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
@@ -104,33 +93,33 @@ func TestSignCopyAndVerifyWithCosign(t *testing.T) {
 		t.Errorf("steps = %s", got)
 	}
 	for _, repo := range []string{repoA, repoB} {
-		if got := tagDigest(t, repo+":v1"); got != digest {
+		if got := testenv.TagDigest(t, repo+":v1"); got != digest {
 			t.Errorf("%s:v1 = %s, want %s", repo, got, digest)
 		}
 		ref := repo + "@" + digest
-		if out, err := cosignRun(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", ref); err != nil {
+		if out, err := testenv.Cosign(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", ref); err != nil {
 			t.Errorf("cosign verify %s: %v\n%s", ref, err, out)
 		} else if !strings.Contains(out, `"docker-manifest-digest":"`+digest+`"`) {
 			t.Errorf("cosign verify printed no claim for %s:\n%s", digest, out)
 		}
 		for _, p := range res.Build.Platforms {
 			pref := repo + "@" + p.Digest
-			if out, err := cosignRun(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", pref); err != nil {
+			if out, err := testenv.Cosign(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", pref); err != nil {
 				t.Errorf("cosign verify %s (%s): %v\n%s", pref, p.Platform, err, out)
 			}
 		}
-		out, err := cosignRun(t, "verify-attestation", "--key", pub, "--insecure-ignore-tlog=true", "--type", "cyclonedx", ref)
+		out, err := testenv.Cosign(t, "verify-attestation", "--key", pub, "--insecure-ignore-tlog=true", "--type", "cyclonedx", ref)
 		if err != nil {
 			t.Errorf("cosign verify-attestation --type cyclonedx %s: %v\n%s", ref, err, out)
 		} else if n := strings.Count(out, `"payloadType":"application/vnd.in-toto+json"`); n != 2 {
 			t.Errorf("cosign verify-attestation found %d CycloneDX attestations, want one per platform:\n%s", n, out)
 		}
-		if out, err := cosignRun(t, "verify-attestation", "--key", pub, "--insecure-ignore-tlog=true", "--type", "vuln", ref); err != nil {
+		if out, err := testenv.Cosign(t, "verify-attestation", "--key", pub, "--insecure-ignore-tlog=true", "--type", "vuln", ref); err != nil {
 			t.Errorf("cosign verify-attestation --type vuln %s: %v\n%s", ref, err, out)
 		}
 	}
 	_, wrongPub := keyPair(t, t.TempDir(), "other")
-	if out, err := cosignRun(t, "verify", "--key", wrongPub, "--insecure-ignore-tlog=true", repoB+"@"+digest); err == nil {
+	if out, err := testenv.Cosign(t, "verify", "--key", wrongPub, "--insecure-ignore-tlog=true", repoB+"@"+digest); err == nil {
 		t.Errorf("cosign verify with another key passed:\n%s", out)
 	}
 	wantCmd := "cosign verify --key " + filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "cosign.pub") + " --insecure-ignore-tlog=true " + repoA + "@" + digest
@@ -184,9 +173,9 @@ func TestKillBetweenSignAndTag(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(blocker.release) }) // runs first
 	host := strings.TrimPrefix(srv.URL, "http://")
-	repo := strings.Replace(uniqueRepo(t, e, "resumed"), e.Registry, host, 1)
+	repo := strings.Replace(e.UniqueRepo(t, "resumed"), e.Registry, host, 1)
 
-	dir := project(t, signedApp)
+	dir := testenv.GitProject(t, signedApp)
 	priv, _ := keyPair(t, t.TempDir(), "pw")
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
@@ -214,12 +203,12 @@ func TestKillBetweenSignAndTag(t *testing.T) {
 	_ = cmd.Wait()
 
 	var meta map[string]any
-	readJSON(t, filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "build-metadata.json"), &meta)
+	testenv.ReadJSON(t, filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "build-metadata.json"), &meta)
 	first, _ := meta["containerimage.digest"].(string)
 	if n := signatureCount(t, repo, first); n != 1 {
 		t.Fatalf("after the kill %s has %d signatures, want 1\n%s", first, n, stderr.String())
 	}
-	for _, tag := range registryTags(t, repo) {
+	for _, tag := range testenv.RegistryTags(t, repo) {
 		if !strings.HasPrefix(tag, "sha256-") {
 			t.Fatalf("the killed run left tag %q", tag)
 		}
@@ -229,7 +218,7 @@ func TestKillBetweenSignAndTag(t *testing.T) {
 	if res.Build.Digest != first {
 		t.Errorf("the re-run built %s, the killed run %s", res.Build.Digest, first)
 	}
-	if got := tagDigest(t, repo+":v1"); got != first {
+	if got := testenv.TagDigest(t, repo+":v1"); got != first {
 		t.Errorf("v1 = %s, want %s", got, first)
 	}
 	if n := signatureCount(t, repo, first); n != 1 {
@@ -245,9 +234,9 @@ func TestKillBetweenSignAndTag(t *testing.T) {
 func TestFailedSignLeavesNoTag(t *testing.T) {
 	e := testenv.Get(t)
 	regB := testenv.StartRegistry(t)
-	dir := project(t, signedApp)
+	dir := testenv.GitProject(t, signedApp)
 	priv, _ := keyPair(t, t.TempDir(), "right")
-	repoA, repoB := uniqueRepo(t, e, "unsigned"), regB+"/acme/unsigned"
+	repoA, repoB := e.UniqueRepo(t, "unsigned"), regB+"/acme/unsigned"
 	base := map[string]string{
 		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repoA + "\n" + repoB, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 		"SLIPWAY_PLATFORMS": "linux/amd64", "SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
@@ -271,7 +260,7 @@ func TestFailedSignLeavesNoTag(t *testing.T) {
 		t.Errorf("the error shows the Vault token:\n%s", r.stderr)
 	}
 	for _, repo := range []string{repoA, repoB} {
-		if tags := registryTags(t, repo); len(tags) != 0 {
+		if tags := testenv.RegistryTags(t, repo); len(tags) != 0 {
 			t.Errorf("%s has tags %q after a failed sign", repo, tags)
 		}
 	}
@@ -282,8 +271,8 @@ func TestFailedSignLeavesNoTag(t *testing.T) {
 // uploading them again.
 func TestCopyMountsWithinOneRegistry(t *testing.T) {
 	e := testenv.Get(t)
-	dir := project(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN head -c 65536 /dev/urandom > /noise\n"})
-	repoA := uniqueRepo(t, e, "origin")
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN head -c 65536 /dev/urandom > /noise\n"})
+	repoA := e.UniqueRepo(t, "origin")
 	repoB := repoA + "-mirror"
 	env := buildEnv(t, e, map[string]string{
 		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repoA + "\n" + repoB, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
@@ -291,7 +280,7 @@ func TestCopyMountsWithinOneRegistry(t *testing.T) {
 	})
 	mark := e.Mark(t)
 	res, _ := runResult(t, dir, env)
-	if got := tagDigest(t, repoB+":v1"); got != res.Build.Digest {
+	if got := testenv.TagDigest(t, repoB+":v1"); got != res.Build.Digest {
 		t.Errorf("%s:v1 = %s, want %s", repoB, got, res.Build.Digest)
 	}
 	pathB := "/v2" + strings.TrimPrefix(repoB, e.Registry) + "/blobs/uploads/"

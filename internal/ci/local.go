@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -180,7 +181,16 @@ func (p *localProvider) notARepository(err error) error {
 
 // git runs git with args in the context directory (no shell) and returns
 // its trimmed standard output. A failure carries git's standard error.
+//
+// The checkout is trusted whoever owns it (safe.directory, for this
+// command only): in a container, a CI's workspace is often another
+// user's, and git refuses such a repository ("dubious ownership"). The
+// queries are read-only and run nothing the repository configures (no
+// hooks, no fsmonitor: nothing reads the work tree's index).
 func (p *localProvider) git(ctx context.Context, args ...string) (string, error) {
+	if top := workTree(p.dir); top != "" {
+		args = append([]string{"-c", "safe.directory=" + top}, args...)
+	}
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = p.dir
 	out, err := cmd.Output()
@@ -204,4 +214,27 @@ func (p *localProvider) gitOptional(ctx context.Context, args ...string) (string
 		return "", nil
 	}
 	return out, err
+}
+
+// workTree returns the top of the git work tree holding dir, found on the
+// file system (the nearest directory up with a .git entry) without asking
+// git, which refuses another user's repository; "" when there is none.
+func workTree(dir string) string {
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(d); err == nil {
+		d = real
+	}
+	for {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
 }

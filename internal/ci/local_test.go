@@ -174,6 +174,41 @@ func TestLocalContext(t *testing.T) {
 	}
 }
 
+// A checkout another user owns (a CI workspace mounted into slipway's
+// container, which runs as root) is read as any other, from a directory
+// inside it too: git would refuse it otherwise ("dubious ownership").
+func TestLocalContextOfAnotherUsersCheckout(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test gives the checkout to another user: run it as root (make test does)")
+	}
+	dir := newGitRepo(t)
+	sha := runGit(t, dir, "rev-parse", "HEAD")
+	if err := os.Mkdir(filepath.Join(dir, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 1000, 1000)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").CombinedOutput(); err == nil || !strings.Contains(string(out), "dubious ownership") {
+		t.Fatalf("git reads another user's checkout without safe.directory (%v): %s; the test shows nothing", err, out)
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "app")} {
+		c, err := localContext(t, d)
+		if err != nil {
+			t.Fatalf("%s: %v", d, err)
+		}
+		if c.SHA != sha || c.Branch != "main" {
+			t.Errorf("%s: SHA %s, branch %q; want %s on main", d, c.SHA, c.Branch, sha)
+		}
+	}
+}
+
 func TestLocalContextNotARepository(t *testing.T) {
 	isolateGit(t)
 	t.Setenv("GIT_CEILING_DIRECTORIES", os.TempDir()) // in case the temp dir lies inside a checkout

@@ -1,13 +1,22 @@
 package testenv
 
 import (
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // RegistryBinary is the registry hack/testenv.sh installs (Debian's
@@ -87,4 +96,71 @@ func freePort() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// RegistryTags lists the tags of repo (host:port/name, plain HTTP on
+// loopback), sorted; none for a repository that holds no tag.
+func RegistryTags(t testing.TB, repo string) []string {
+	t.Helper()
+	r, err := name.NewRepository(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, err := remote.List(r)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		// distribution answers NAME_UNKNOWN for a repository that holds
+		// manifests but no tag.
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("listing the tags of %s: %v", repo, err)
+	}
+	slices.Sort(tags)
+	return tags
+}
+
+// TagDigest returns the digest the tag ref (repository:tag) points at.
+func TagDigest(t testing.TB, ref string) string {
+	t.Helper()
+	r, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Head(r)
+	if err != nil {
+		t.Fatalf("reading %s: %v", ref, err)
+	}
+	return d.Digest.String()
+}
+
+// Cosign runs the cosign CLI that hack/testdeps.sh builds (the version
+// slipway links) offline, with no TUF root or user configuration, and
+// returns its combined output.
+func Cosign(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(GoTool(t, "cosign"), args...)
+	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + t.TempDir()} //nolint:forbidigo // the tool's PATH
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// UniqueRepo returns a repository in the registry that no other run used:
+// <registry>/e2e/<base>-<random>.
+func (e *Env) UniqueRepo(t testing.TB, base string) string {
+	t.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%s/e2e/%s-%x", e.Registry, base, b)
+}
+
+// LocalhostRef names ref, a reference in the registry, as
+// localhost:<port>/…: so a BuildKit that slipway starts itself (through
+// the Docker Engine, or embedded) reaches the registry, since BuildKit
+// speaks plain HTTP to localhost without configuration.
+func (e *Env) LocalhostRef(ref string) string {
+	_, port, _ := strings.Cut(e.Registry, ":")
+	return strings.Replace(ref, e.Registry, "localhost:"+port, 1)
 }

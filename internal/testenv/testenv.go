@@ -57,6 +57,14 @@ type Env struct {
 	// BuildkitImage is a BuildKit image in Registry that DockerHost has
 	// pulled, or "".
 	BuildkitImage string
+	// BuildkitTCP is buildkitd's plain TCP address on 127.0.0.1
+	// (tcp://127.0.0.1:<port>): the same daemon as BuildkitHost, for
+	// containers on the host's network.
+	BuildkitTCP string
+	// RunnerImage is the CI runner emulators' job image (Debian with
+	// bash, git and rsync) in Registry, by digest, pulled by DockerHost;
+	// "" without a dockerd.
+	RunnerImage string
 	// Vars has every line of the env file.
 	Vars map[string]string
 }
@@ -88,6 +96,8 @@ func Load() (*Env, error) {
 		RegistryLog:   vars["SLIPWAY_TEST_REGISTRY_LOG"],
 		DockerHost:    vars["SLIPWAY_TEST_DOCKER_HOST"],
 		BuildkitImage: vars["SLIPWAY_TEST_BUILDKIT_IMAGE"],
+		BuildkitTCP:   vars["SLIPWAY_TEST_BUILDKIT_TCP"],
+		RunnerImage:   vars["SLIPWAY_TEST_RUNNER_IMAGE"],
 		Vars:          vars,
 	}
 	for k, v := range map[string]string{
@@ -128,6 +138,61 @@ func Get(t testing.TB) *Env {
 		t.Fatalf("%s: %v", NotRunning, err)
 	}
 	return e
+}
+
+// NoImage is the start of the failure message when the slipway image has
+// not been built in the running environment.
+const NoImage = "the slipway image is not in the test environment: run `make image` (make test builds it)"
+
+// Image is the slipway image that hack/image.sh (make image) built with
+// slipway into the test registry, as <state>/image.env records it.
+type Image struct {
+	// Ref is the image by digest: <registry>/slipway-ci/slipway@sha256:…
+	Ref string
+	// Platforms are the platforms it was built for (linux/amd64,...).
+	Platforms []string
+	// PublicKey is the path of the cosign public key it is signed with.
+	PublicKey string
+	// BuildContexts are the named contexts it was built with: its
+	// Dockerfile's base images, assembled here
+	// (name=docker-image://ref@digest).
+	BuildContexts []string
+}
+
+// SlipwayImage returns the slipway image built in this environment; it
+// fails the test when there is none.
+func (e *Env) SlipwayImage(t testing.TB) Image {
+	t.Helper()
+	vars, err := readEnvFile(filepath.Join(e.State, "image.env"))
+	if err != nil {
+		t.Fatalf("%s: %v", NoImage, err)
+	}
+	img := Image{Ref: vars["SLIPWAY_TEST_IMAGE"], PublicKey: vars["SLIPWAY_TEST_IMAGE_PUBKEY"]}
+	img.Platforms = splitList(vars["SLIPWAY_TEST_IMAGE_PLATFORMS"])
+	// Comma-separated in the file: docker-image:// references hold none.
+	img.BuildContexts = splitList(vars["SLIPWAY_TEST_IMAGE_BUILD_CONTEXTS"])
+	if !strings.HasPrefix(img.Ref, e.Registry+"/") || !strings.Contains(img.Ref, "@sha256:") || len(img.Platforms) == 0 {
+		t.Fatalf("%s: image.env names %q for %q", NoImage, img.Ref, img.Platforms)
+	}
+	if _, err := os.Stat(img.PublicKey); err != nil {
+		t.Fatalf("%s: its public key: %v", NoImage, err)
+	}
+	return img
+}
+
+// Docker returns the test dockerd's host and runner image; it fails the
+// test when the environment runs no dockerd.
+func (e *Env) Docker(t testing.TB) (host, runnerImage string) {
+	t.Helper()
+	if e.DockerHost == "" || e.RunnerImage == "" || e.BuildkitImage == "" {
+		t.Fatal("the test environment runs no dockerd, or lacks its images (SLIPWAY_TEST_DOCKER=0?): this test needs it")
+	}
+	return e.DockerHost, e.RunnerImage
+}
+
+// splitList splits a comma-separated list whose entries hold no spaces.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 func readEnvFile(path string) (map[string]string, error) {

@@ -38,11 +38,12 @@ func run(t *testing.T, dir, bin string, args ...string) (string, int) {
 }
 
 // action-validator (the JSON schemas of action and workflow files) has
-// nothing to say about action.yml or the example workflow.
+// nothing to say about action.yml, the example workflow or the release
+// workflow.
 func TestActionValidator(t *testing.T) {
 	bin := testenv.NodeTool(t, "action-validator")
 	root := testenv.RepoRoot(t)
-	for _, f := range []string{"action.yml", "examples/github/workflow.yml"} {
+	for _, f := range []string{"action.yml", "examples/github/workflow.yml", ".github/workflows/release.yml"} {
 		t.Run(f, func(t *testing.T) {
 			out, code := run(t, root, bin, f)
 			if code != 0 || strings.TrimSpace(out) != "" {
@@ -52,7 +53,8 @@ func TestActionValidator(t *testing.T) {
 	}
 }
 
-// actionlint has nothing to say about the example workflow, as it is, nor
+// actionlint (ShellCheck included) has nothing to say about the example
+// workflow and the release workflow, as they are, nor about the example
 // once it runs this checkout's action (uses: ./): then actionlint reads
 // action.yml and checks every with: key against its inputs, every
 // steps.slipway.outputs.* against its outputs, and that its Dockerfile is
@@ -60,12 +62,14 @@ func TestActionValidator(t *testing.T) {
 func TestActionlint(t *testing.T) {
 	bin := testenv.GoTool(t, "actionlint")
 	root := testenv.RepoRoot(t)
-	t.Run("example", func(t *testing.T) {
-		out, code := run(t, root, bin, "-no-color", "examples/github/workflow.yml")
-		if code != 0 || strings.TrimSpace(out) != "" {
-			t.Errorf("actionlint examples/github/workflow.yml: exit %d\n%s", code, out)
-		}
-	})
+	for _, f := range []string{"examples/github/workflow.yml", ".github/workflows/release.yml"} {
+		t.Run(f, func(t *testing.T) {
+			out, code := run(t, root, bin, "-no-color", f)
+			if code != 0 || strings.TrimSpace(out) != "" {
+				t.Errorf("actionlint %s: exit %d\n%s", f, code, out)
+			}
+		})
+	}
 	t.Run("local-action", func(t *testing.T) {
 		dir := t.TempDir()
 		wf, err := os.ReadFile(filepath.Join(root, "examples/github/workflow.yml"))

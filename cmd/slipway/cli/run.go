@@ -28,6 +28,10 @@ func newRun() *cobra.Command {
 		Long: `Run the whole pipeline: build on BuildKit and push by digest, scan with Trivy
 and gate, sign and attest with cosign, move the tags last, and report.
 
+On success it prints the image by digest (repository@sha256:...) in every
+repository it reached, one per line, on stdout; progress and the summary go
+to stderr. With --output json it prints the whole result instead.
+
 With --dry-run it validates every input and prints the plan, contacting no
 daemon, registry or API: the plan on stderr, and with --output json as JSON
 on stdout.`,
@@ -67,6 +71,13 @@ func (o *runOptions) run(ctx context.Context) error {
 	}
 	res, runErr := pipeline.Run(ctx, prep.Plan, stages)
 	if o.output != "json" {
+		// The result, as ko and crane print theirs: the image by digest
+		// in every repository it reached, the first repository first.
+		if runErr == nil {
+			for _, im := range res.Images {
+				fmt.Fprintln(o.stdout, im.Ref)
+			}
+		}
 		return runErr
 	}
 	enc := json.NewEncoder(o.stdout)
