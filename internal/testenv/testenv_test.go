@@ -231,3 +231,24 @@ func TestRepoRoot(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The daemon answers on TCP too, for the tests' containers; the runner
+// image, pulled by the dockerd, has what act and gitlab-ci-local run in
+// it.
+func TestBuildkitTCPAndRunnerImage(t *testing.T) {
+	e := testenv.Get(t)
+	if !strings.HasPrefix(e.BuildkitTCP, "tcp://127.0.0.1:") {
+		t.Fatalf("BuildkitTCP = %q", e.BuildkitTCP)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, e.BuildctlPath, "--addr", e.BuildkitTCP, "debug", "workers").CombinedOutput(); err != nil {
+		t.Errorf("buildctl over %s: %v\n%s", e.BuildkitTCP, err, out)
+	}
+	host, runner := e.Docker(t)
+	out, err := exec.CommandContext(ctx, "docker", "-H", host, "run", "--rm", "--network", "none", runner,
+		"bash", "-c", "command -v git rsync tail chown mktemp").CombinedOutput()
+	if err != nil || strings.Count(string(out), "\n") != 5 {
+		t.Errorf("the runner image lacks a tool: %v\n%s", err, out)
+	}
+}
