@@ -71,7 +71,7 @@ esac
 cat >"$state/image.env.tmp" <<EOF
 SLIPWAY_TEST_IMAGE=$ref
 SLIPWAY_TEST_IMAGE_PLATFORMS=$platforms
-SLIPWAY_TEST_IMAGE_PUBKEY=$PWD/$out/cosign.pub
+SLIPWAY_TEST_IMAGE_PUBKEY=$(cd "$out" && pwd)/cosign.pub
 SLIPWAY_TEST_IMAGE_BUILD_CONTEXTS=$(echo "$contexts" | paste -sd, -)
 EOF
 mv "$state/image.env.tmp" "$state/image.env"

@@ -40,6 +40,7 @@ func TestBuilderDockerContainer(t *testing.T) {
 	if e.DockerHost == "" || e.BuildkitImage == "" {
 		t.Fatal("the test environment runs no dockerd (SLIPWAY_TEST_DOCKER=0?): this test needs it")
 	}
+	e.LockDockerBuilder(t)
 	t.Cleanup(func() {
 		if err := dockerdriver.Remove(context.Background(), dockerdriver.Options{Host: e.DockerHost}, true); err != nil {
 			t.Errorf("removing the BuildKit container: %v", err)

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -339,4 +340,21 @@ func (e *Env) BlobGets(t testing.TB, since Mark) int {
 		}
 	}
 	return n
+}
+
+// LockDockerBuilder gives the test, until it ends, the BuildKit container
+// that slipway starts through the dockerd (one per Engine, by name, and
+// removed by the tests that start it): tests of several packages run at
+// once, and take turns here. It waits for the lock as long as it takes.
+func (e *Env) LockDockerBuilder(t testing.TB) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(e.State, "docker-builder.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("locking the Docker-started builder: %v", err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }

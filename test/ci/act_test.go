@@ -103,15 +103,17 @@ func (a *act) run(t *testing.T, r actRun) string {
 	return out.String()
 }
 
-// removeBuilder removes the BuildKit container (and its state volume) that
-// slipway started through the Docker Engine, found by the label slipway
-// puts on what it makes.
+// removeBuilder removes the BuildKit container that slipway started
+// through the Docker Engine (its default name, slipway-buildkitd, and the
+// label slipway puts on what it makes) and its state volume.
 func removeBuilder(t *testing.T, e *testenv.Env) {
-	for _, id := range strings.Fields(docker(t, e, "ps", "-aq", "--filter", "label=slipway.builder=true")) {
+	for _, id := range strings.Fields(docker(t, e, "ps", "-aq", "--filter", "name=^slipway-buildkitd$", "--filter", "label=slipway.builder=true")) {
 		docker(t, e, "rm", "-f", "-v", id)
 	}
 	for _, v := range strings.Fields(docker(t, e, "volume", "ls", "-q", "--filter", "label=slipway.builder=true")) {
-		docker(t, e, "volume", "rm", v)
+		if v == "slipway-buildkitd-state" {
+			docker(t, e, "volume", "rm", v)
+		}
 	}
 }
 
@@ -196,6 +198,7 @@ func TestGitHubActionsUnderAct(t *testing.T) {
 	e := testenv.Get(t)
 	img := e.SlipwayImage(t)
 	a := newAct(t, e)
+	e.LockDockerBuilder(t)
 	t.Cleanup(func() { removeBuilder(t, e) })
 
 	// Inputs the job's containers read, at the same path: the scan's DB,

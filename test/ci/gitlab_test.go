@@ -24,6 +24,8 @@ func TestGitLabDockerExecutor(t *testing.T) {
 	e := testenv.Get(t)
 	host, runner := e.Docker(t)
 	img := e.SlipwayImage(t)
+	e.LockDockerBuilder(t)
+	t.Cleanup(func() { removeBuilder(t, e) })
 	repo := e.UniqueRepo(t, "gitlab-docker")
 	dir := testenv.GitLabProject(t, appFiles, fmt.Sprintf(`      image: %s
       images: %s
