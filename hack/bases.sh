@@ -153,8 +153,7 @@ rootfs() {
 # against the checksum database like any module).
 toolchain() {
   local zip
-  zip=$(cd "$BASES" && go mod download -json "golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN.linux-$1" |
-    sed -n 's/^[[:space:]]*"Zip": "\(.*\)",\{0,1\}$/\1/p')
+  zip=$(cd "$BASES" && go_mod_download Zip "golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN.linux-$1")
   [ -s "${zip:-/nonexistent}" ] || die "go mod download golang.org/toolchain@v0.0.1-go$GO_TOOLCHAIN.linux-$1 failed"
   echo "$zip"
 }

@@ -37,6 +37,13 @@ debian_mirror() {
   echo "$m"
 }
 
+# go_mod_download FIELD MODULE@VERSION: download a module through the Go
+# module proxy (checked against the checksum database) and print FIELD of
+# go mod download -json: Dir (the extracted tree) or Zip.
+go_mod_download() {
+  go mod download -json "$2" | sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p"
+}
+
 # ensure_packages PKG...: install, with apt-get, the Debian packages that
 # are missing (as root).
 APT_UPDATED=

@@ -177,8 +177,7 @@ build_buildkit() {
   require_tools go
   log "building buildkitd and buildctl $BUILDKIT_VERSION into $BK_BIN (minutes, once)"
   local dir src
-  dir=$(go mod download -json "github.com/moby/buildkit@$BUILDKIT_VERSION" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  dir=$(go_mod_download Dir "github.com/moby/buildkit@$BUILDKIT_VERSION")
   [ -d "${dir:-/nonexistent}" ] ||
     die "go mod download github.com/moby/buildkit@$BUILDKIT_VERSION failed"
   src=$(mktemp -d "${TMPDIR:-/tmp}/slipway-buildkit-src.XXXXXX")

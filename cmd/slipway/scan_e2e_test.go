@@ -13,37 +13,19 @@ import (
 
 // A Debian-like package database the build copies into a busybox image:
 // Trivy detects Debian 12 and an openssl package with a known (fixture)
-// vulnerability.
-var debianFiles = map[string]string{
-	"os-release":     "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n",
-	"debian_version": "12.5\n",
-	"status": `Package: openssl
-Status: install ok installed
-Priority: optional
-Architecture: all
-Version: 3.0.11-1~deb12u1
-Description: fixture package
-
-`,
-	"Dockerfile": `ARG BASE
-FROM ${BASE}
-COPY os-release /etc/os-release
-COPY debian_version /etc/debian_version
-COPY status /var/lib/dpkg/status
-RUN echo scanned > /scanned
-`,
-}
+// vulnerability (fixture.AppRootFS).
+var debianFiles = func() map[string]string {
+	files := fixture.AppRootFS()
+	files["Dockerfile"] = "ARG BASE\nFROM ${BASE}\nCOPY root/ /\nRUN echo scanned > /scanned\n"
+	return files
+}()
 
 // scanCache writes a fixture vulnerability DB (the real one cannot be
 // downloaded here) with one HIGH advisory for the openssl above.
 func scanCache(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	err := fixture.WriteDB(dir, []fixture.Advisory{{
-		ID: "CVE-2099-0001", OS: fixture.OSDebian, Release: "12", Package: "openssl",
-		Fixed: "3.0.13-1~deb12u1", Severity: "HIGH", Title: "fixture: openssl buffer overflow",
-	}}, time.Now())
-	if err != nil {
+	if err := fixture.WriteDB(dir, []fixture.Advisory{fixture.AppAdvisory}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return dir

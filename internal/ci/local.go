@@ -27,11 +27,14 @@ import (
 type localProvider struct {
 	env Env
 	dir string
+	// top is the work tree holding dir, found on the file system (""
+	// outside one): git's queries trust it (see git).
+	top string
 	out *fileOutputs
 }
 
 func newLocal(opts Options) *localProvider {
-	return &localProvider{env: opts.Env, dir: opts.ContextDir, out: newFileOutputs(opts.OutputDir)}
+	return &localProvider{env: opts.Env, dir: opts.ContextDir, top: workTree(opts.ContextDir), out: newFileOutputs(opts.OutputDir)}
 }
 
 // Name implements Provider.
@@ -188,8 +191,8 @@ func (p *localProvider) notARepository(err error) error {
 // queries are read-only and run nothing the repository configures (no
 // hooks, no fsmonitor: nothing reads the work tree's index).
 func (p *localProvider) git(ctx context.Context, args ...string) (string, error) {
-	if top := workTree(p.dir); top != "" {
-		args = append([]string{"-c", "safe.directory=" + top}, args...)
+	if p.top != "" {
+		args = append([]string{"-c", "safe.directory=" + p.top}, args...)
 	}
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = p.dir

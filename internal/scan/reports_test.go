@@ -40,7 +40,7 @@ func TestSARIFValidates(t *testing.T) {
 			} `json:"results"`
 		} `json:"runs"`
 	}
-	readJSON(t, sarifPath, &log)
+	testenv.ReadJSON(t, sarifPath, &log)
 	var rules []string
 	for _, r := range log.Runs[0].Results {
 		rules = append(rules, r.RuleID)
@@ -62,7 +62,7 @@ func TestSARIFValidates(t *testing.T) {
 	}
 	e = newEnv(t)
 	scanOK(t, e, e.plan("CRITICAL"), writeLayout(t, map[string]v1.Image{"linux/amd64": amd, "linux/arm64": arm}))
-	readJSON(t, filepath.Join(e.out, SARIFReport), &log)
+	testenv.ReadJSON(t, filepath.Join(e.out, SARIFReport), &log)
 	if len(log.Runs) != 1 || len(log.Runs[0].Results) != 6 {
 		t.Errorf("multi-platform SARIF: %d runs, want 1 with 6 results (3 findings × 2 images)", len(log.Runs))
 	}
@@ -93,7 +93,7 @@ func validateSARIF(t *testing.T, tool, sarifPath string) {
 			} `json:"invocations"`
 		} `json:"runs"`
 	}
-	readJSON(t, validation, &v)
+	testenv.ReadJSON(t, validation, &v)
 	if len(v.Runs) == 0 || len(v.Runs[0].Invocations) == 0 || !v.Runs[0].Invocations[0].ExecutionSuccessful {
 		t.Fatalf("the validator did not run successfully:\n%s", out)
 	}
@@ -220,10 +220,10 @@ func TestGitLabReport(t *testing.T) {
 	scanOK(t, e, e.plan("HIGH"), debianBuild(t))
 
 	var doc map[string]any
-	readJSON(t, filepath.Join(e.out, GitLabFile), &doc)
+	testenv.ReadJSON(t, filepath.Join(e.out, GitLabFile), &doc)
 	checkGitLabSchema(t, doc)
 	var ours GitLabReport
-	readJSON(t, filepath.Join(e.out, GitLabFile), &ours)
+	testenv.ReadJSON(t, filepath.Join(e.out, GitLabFile), &ours)
 	if len(ours.Vulnerabilities) != 5 {
 		t.Errorf("%d vulnerabilities, want all 5 findings (every severity)", len(ours.Vulnerabilities))
 	}
@@ -233,7 +233,7 @@ func TestGitLabReport(t *testing.T) {
 
 	// The oracle: Trivy's template over Trivy's JSON report of the scan.
 	var trivyReport types.Report
-	readJSON(t, filepath.Join(e.out, JSONReport), &trivyReport)
+	testenv.ReadJSON(t, filepath.Join(e.out, JSONReport), &trivyReport)
 	var rendered bytes.Buffer
 	tw, err := report.NewTemplateWriter(&rendered, "@"+gitlabTemplate(t), trivyVersion())
 	if err != nil {

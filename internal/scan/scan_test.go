@@ -3,7 +3,6 @@ package scan
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -420,7 +419,7 @@ func TestMultiPlatformLayout(t *testing.T) {
 			var combined struct {
 				Results []struct{ Target string }
 			}
-			readJSON(t, filepath.Join(e.out, JSONReport), &combined)
+			testenv.ReadJSON(t, filepath.Join(e.out, JSONReport), &combined)
 			var targets []string
 			for _, res := range combined.Results {
 				targets = append(targets, res.Target)
@@ -432,7 +431,7 @@ func TestMultiPlatformLayout(t *testing.T) {
 				}
 			}
 			var gl GitLabReport
-			readJSON(t, filepath.Join(e.out, GitLabFile), &gl)
+			testenv.ReadJSON(t, filepath.Join(e.out, GitLabFile), &gl)
 			images := map[string]bool{}
 			for _, v := range gl.Vulnerabilities {
 				images[v.Location.Image] = true
@@ -441,17 +440,6 @@ func TestMultiPlatformLayout(t *testing.T) {
 				t.Errorf("GitLab report images = %v, want both platform images", images)
 			}
 		})
-	}
-}
-
-func readJSON(t testing.TB, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 }
 
@@ -468,7 +456,7 @@ func TestSBOMListsEveryPackage(t *testing.T) {
 		} `json:"components"`
 		Vulnerabilities []any `json:"vulnerabilities"`
 	}
-	readJSON(t, filepath.Join(e.out, SBOMFile), &bom)
+	testenv.ReadJSON(t, filepath.Join(e.out, SBOMFile), &bom)
 	if bom.BOMFormat != "CycloneDX" || bom.SpecVersion == "" {
 		t.Errorf("not a CycloneDX BOM: %q %q", bom.BOMFormat, bom.SpecVersion)
 	}

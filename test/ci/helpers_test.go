@@ -52,40 +52,33 @@ func withoutEnvValues(args []string) []string {
 }
 
 // appFiles is the application the CI runs build: two stages, the first on
-// the build platform, and a Debian-like final image with one package that
-// the fixture DB (scanDB) knows a HIGH vulnerability of.
-var appFiles = map[string]string{
-	"Dockerfile": `ARG BASE
+// the build platform, and a Debian-like final image whose openssl the
+// fixture DB (scanDB) knows a HIGH vulnerability of (fixture.AppRootFS).
+var appFiles = func() map[string]string {
+	files := fixture.AppRootFS()
+	files["src/greeting"] = "hello from the app\n"
+	files["Dockerfile"] = `ARG BASE
 FROM --platform=$BUILDPLATFORM ${BASE} AS build
 ARG TARGETPLATFORM
 COPY src/ /src/
 RUN mkdir -p /out && cat /src/greeting > /out/greeting && echo "$TARGETPLATFORM" > /out/platform
 
 FROM ${BASE}
-COPY debian/os-release /etc/os-release
-COPY debian/debian_version /etc/debian_version
-COPY debian/status /var/lib/dpkg/status
+COPY root/ /
 COPY --from=build /out/ /app/
 CMD ["cat", "/app/greeting", "/app/platform"]
-`,
-	"src/greeting":          "hello from the app\n",
-	"debian/os-release":     "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n",
-	"debian/debian_version": "12.5\n",
-	"debian/status":         "Package: openssl\nStatus: install ok installed\nPriority: optional\nArchitecture: all\nVersion: 3.0.11-1~deb12u1\nDescription: fixture package\n\n",
-}
+`
+	return files
+}()
 
 // fixtureCVE is the finding scanDB makes the app's openssl have.
-const fixtureCVE = "CVE-2099-0001"
+var fixtureCVE = fixture.AppAdvisory.ID
 
 // scanDB writes a fixture vulnerability DB (Trivy's cannot be downloaded
 // here) into dir: fixtureCVE, HIGH, for the app's openssl.
 func scanDB(t *testing.T, dir string) {
 	t.Helper()
-	err := fixture.WriteDB(dir, []fixture.Advisory{{
-		ID: fixtureCVE, OS: fixture.OSDebian, Release: "12", Package: "openssl",
-		Fixed: "3.0.13-1~deb12u1", Severity: "HIGH", Title: "fixture: openssl buffer overflow",
-	}}, time.Now())
-	if err != nil {
+	if err := fixture.WriteDB(dir, []fixture.Advisory{fixture.AppAdvisory}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -386,33 +386,32 @@ func TestBuildThroughDocker(t *testing.T) {
 	}
 }
 
+// Available answers for a running Engine, a missing socket and a socket
+// that accepts but never answers. The last returns false once its ping
+// times out (pingTimeout): that it returns at all is the bound, which
+// `go test -timeout` would otherwise catch; no wall clock is read here.
 func TestAvailable(t *testing.T) {
 	env := testenv.Get(t)
 	if env.DockerHost == "" {
 		t.Fatalf("%s: no SLIPWAY_TEST_DOCKER_HOST", testenv.NotRunning)
 	}
 	ctx := t.Context()
-	start := time.Now()
 	if !dockerdriver.Available(ctx, env.DockerHost) {
 		t.Errorf("Available(%s) = false", env.DockerHost)
 	}
-	t.Logf("Available: %s", time.Since(start).Round(time.Millisecond))
 	missing := "unix://" + filepath.Join(t.TempDir(), "no-such.sock")
-	start = time.Now()
 	if dockerdriver.Available(ctx, missing) {
 		t.Errorf("Available(%s) = true", missing)
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Available of a missing socket took %s", d)
-	}
 
-	// Something that accepts connections but never answers: bounded.
+	// Something that accepts connections but never answers.
 	sock := filepath.Join(t.TempDir(), "mute.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	accepted := make(chan struct{}, 16)
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -420,13 +419,20 @@ func TestAvailable(t *testing.T) {
 				return
 			}
 			defer c.Close()
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
 		}
 	}()
-	start = time.Now()
 	if dockerdriver.Available(ctx, "unix://"+sock) {
 		t.Error("Available of a mute socket = true")
 	}
-	if d := time.Since(start); d < time.Second || d > 4*time.Second {
-		t.Errorf("Available of a mute socket took %s, want about 2 s", d)
+	// The false came from a ping that reached the socket and got no
+	// answer, not from a failure to connect.
+	select {
+	case <-accepted:
+	default:
+		t.Error("Available never connected to the mute socket")
 	}
 }
