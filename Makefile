@@ -60,6 +60,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseTagRule -fuzztime=$(FUZZTIME) ./internal/meta/
 	$(GO) test -run='^$$' -fuzz=FuzzTemplate -fuzztime=$(FUZZTIME) ./internal/meta/
 	$(GO) test -run='^$$' -fuzz=FuzzSplit -fuzztime=$(FUZZTIME) ./internal/csvlist/
+	$(GO) test -run='^$$' -fuzz=FuzzParseCacheEntry -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz=FuzzParseAttrs -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz=FuzzRedactAttrs -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz=FuzzParseSecret -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz=FuzzRegistryLogin -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz=FuzzBuilder -fuzztime=$(FUZZTIME) ./internal/config/
+	$(GO) test -run='^$$' -fuzz=FuzzLoadConfigFile -fuzztime=$(FUZZTIME) ./internal/config/
 
 ## demo: the main job, end to end, on the example app
 demo: build

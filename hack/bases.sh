@@ -139,7 +139,16 @@ rootfs() {
   out=$BASES/$kind-$release-$arch-$key.tar
   if [ ! -s "$out" ]; then
     log "bootstrapping Debian $release ($kind, $arch) from $mirror (once; arm64 runs through qemu)"
-    mmdebstrap "${args[@]}" "$release" "$out.tmp" "${sources[@]}" >&2 || die "mmdebstrap $release $arch failed"
+    # A mirror's transient failure (apt's downloads are not retried by
+    # mmdebstrap) gets two more tries.
+    local try
+    for try in 1 2 3; do
+      mmdebstrap "${args[@]}" "$release" "$out.tmp" "${sources[@]}" >&2 && break
+      rm -f "$out.tmp"
+      [ "$try" -lt 3 ] || die "mmdebstrap $release $arch failed (3 tries)"
+      log "mmdebstrap $release $arch failed (try $try of 3); trying again in $((try * 10))s"
+      sleep $((try * 10))
+    done
     mv "$out.tmp" "$out"
     for old in "$BASES/$kind-$release-$arch"-*.tar; do
       [ "$old" = "$out" ] || rm -f "$old"
@@ -161,9 +170,11 @@ toolchain() {
 build_arch=$(dpkg --print-architecture)
 bases=("go" "run" "$ROOT/hack/bases" -registry "$registry" -cache "$BASES")
 
+# Each root file system is made before the assembler runs: a failure inside
+# $(...) ends only that subshell, so it is checked here, not passed on as "".
 if [ "$what" = runner ]; then
-  (cd "$ROOT" && "${bases[@]}" -name "runner:$release" \
-    -rootfs "linux/$build_arch=$(rootfs runner "$build_arch" bash,ca-certificates,git,rsync)") |
+  fs=$(rootfs runner "$build_arch" bash,ca-certificates,git,rsync) || exit 1
+  (cd "$ROOT" && "${bases[@]}" -name "runner:$release" -rootfs "linux/$build_arch=$fs") |
     sed 's/^[^=]*=docker-image:\/\///' || die "assembling runner:$release failed"
   exit 0
 fi
@@ -177,12 +188,14 @@ for p in "${plats[@]}"; do
   esac
   a=${p#linux/}
   a=${a%%/*}
-  slim_args+=(-rootfs "linux/$a=$(rootfs debian-slim "$a")")
+  fs=$(rootfs debian-slim "$a") || exit 1
+  slim_args+=(-rootfs "linux/$a=$fs")
 done
 (cd "$ROOT" && "${bases[@]}" -name "debian:$release-slim" "${slim_args[@]}") ||
   die "assembling debian:$release-slim failed"
 
+fs=$(rootfs golang "$build_arch" ca-certificates,git "${ca_hooks[@]}") || exit 1
+zip=$(toolchain "$build_arch") || exit 1
 (cd "$ROOT" && "${bases[@]}" -name "golang:$go_version-$release" -go-version "$GO_TOOLCHAIN" \
-  -rootfs "linux/$build_arch=$(rootfs golang "$build_arch" ca-certificates,git "${ca_hooks[@]}")" \
-  -go "linux/$build_arch=$(toolchain "$build_arch")") ||
+  -rootfs "linux/$build_arch=$fs" -go "linux/$build_arch=$zip") ||
   die "assembling golang:$go_version-$release failed"

@@ -3,7 +3,8 @@
 # use: the npm packages pinned in hack/testdeps/package-lock.json
 # (action-validator, gitlab-ci-local, ...) into hack/testdeps/node_modules,
 # actionlint, Fulcio, the cosign CLI and act, built from their Go modules into
-# $SLIPWAY_CACHE/bin, and the Debian packages they call: rsync (gitlab-ci-local's shell executor) and
+# $SLIPWAY_CACHE/bin, cimage-copy, built there from hack/tools/cimage, and the
+# Debian packages they call: rsync (gitlab-ci-local's shell executor) and
 # ShellCheck (actionlint's checks of run: scripts).
 set -euo pipefail
 cd "$(dirname "$0")/testdeps"
@@ -69,3 +70,31 @@ go_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign
 # act, the GitHub Actions runner emulator: test/ci runs the release and the
 # example workflows under it, on the test environment's dockerd.
 go_tool act "$ACT_VERSION" github.com/nektos/act
+
+# cimage-copy, `skopeo copy [--all] --policy` built from upstream
+# containers/image in its own module, hack/tools/cimage (Debian's skopeo and
+# podman have no sigstore support): tests check with it that a
+# containers-policy.json accepts slipway's images and cosign signatures
+# (internal/testenv.CImageCopy). Built static, without gpgme or
+# containers-storage, into $SLIPWAY_CACHE/bin/cimage-copy-HASH, HASH the first
+# 12 hex digits of the SHA-256 of its go.mod, go.sum and main.go (one after
+# the other), so that a change to any of them rebuilds it.
+cimage_tool() {
+  local src=../tools/cimage hash bin
+  hash=$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha256sum | cut -c1-12)
+  bin=$SLIPWAY_CACHE/bin/cimage-copy-$hash
+  [ -x "$bin" ] && return 0
+  command -v go >/dev/null || { echo "testdeps: go is missing" >&2; exit 1; }
+  echo "testdeps: building cimage-copy $hash into $SLIPWAY_CACHE/bin" >&2
+  mkdir -p "$SLIPWAY_CACHE/bin"
+  (
+    dir=$(mktemp -d "$SLIPWAY_CACHE/bin/.cimage-copy.XXXXXX")
+    trap 'rm -rf "$dir"' EXIT
+    cd "$src"
+    CGO_ENABLED=0 go build -trimpath \
+      -tags containers_image_openpgp,containers_image_storage_stub,containers_image_docker_daemon_stub \
+      -o "$dir/cimage-copy" . >&2
+    mv "$dir/cimage-copy" "$bin"
+  )
+}
+cimage_tool

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,4 +135,59 @@ func TestBuildSecretEnvMissing(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// Four runs at once through the Docker Engine, from no BuildKit
+// container (a self-hosted runner's parallel jobs): one container is
+// created, the others wait for it and reuse it, and all four publish.
+func TestConcurrentRunsShareTheDockerBuilder(t *testing.T) {
+	e := testenv.Get(t)
+	if e.DockerHost == "" || e.BuildkitImage == "" {
+		t.Fatal("the test environment runs no dockerd (SLIPWAY_TEST_DOCKER=0?): this test needs it")
+	}
+	e.LockDockerBuilder(t)
+	o := dockerdriver.Options{Host: e.DockerHost}
+	if err := dockerdriver.Remove(context.Background(), o, false); err != nil {
+		t.Fatalf("removing the BuildKit container: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := dockerdriver.Remove(context.Background(), o, true); err != nil {
+			t.Errorf("removing the BuildKit container: %v", err)
+		}
+	})
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": builderDockerfile})
+	type run struct {
+		cmd            *exec.Cmd
+		stdout, stderr bytes.Buffer
+		repo           string
+	}
+	runs := make([]*run, 4)
+	for i := range runs {
+		env := noBuilderEnv(t, e, dir, map[string]string{"DOCKER_HOST": e.DockerHost, "SLIPWAY_BUILDKIT_IMAGE": e.BuildkitImage})
+		r := &run{repo: env["SLIPWAY_IMAGES"]}
+		r.cmd = slipwayCmd(t, dir, env, "run")
+		r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+		runs[i] = r
+	}
+	for _, r := range runs {
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	created, reused := 0, 0
+	for i, r := range runs {
+		if err := r.cmd.Wait(); err != nil {
+			t.Errorf("run %d: %v\nstderr:\n%s", i, err, r.stderr.String())
+			continue
+		}
+		created += strings.Count(r.stderr.String(), "starting BuildKit container ")
+		reused += strings.Count(r.stderr.String(), "reusing BuildKit container ")
+		want := r.repo + "@sha256:"
+		if !strings.HasPrefix(r.stdout.String(), want) {
+			t.Errorf("run %d printed %q, want %s…", i, r.stdout.String(), want)
+		}
+	}
+	if created != 1 || reused != 3 {
+		t.Errorf("%d containers created and %d reused by four runs, want 1 and 3", created, reused)
+	}
 }

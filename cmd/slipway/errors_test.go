@@ -37,16 +37,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := with(base, tc.env)
 			r := slipway(t, "testdata/app", env, append([]string{"run", "--dry-run"}, tc.args...)...)
-			if r.code != 2 {
-				t.Fatalf("exit %d, want 2\nstderr:\n%s", r.code, r.stderr)
-			}
-			if r.stdout != "" {
-				t.Errorf("stdout = %q, want nothing", r.stdout)
-			}
-			line := strings.TrimSpace(r.stderr)
-			if strings.Contains(line, "\n") {
-				t.Errorf("stderr is not one line:\n%s", r.stderr)
-			}
+			line := badInputLine(t, r)
 			for _, w := range tc.words {
 				if !strings.Contains(line, w) {
 					t.Errorf("stderr %q lacks %q", line, w)
@@ -54,6 +45,23 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// badInputLine checks that r is bad input as slipway reports it: exit 2,
+// nothing on stdout, one line on stderr, which it returns.
+func badInputLine(t *testing.T, r result) string {
+	t.Helper()
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2\nstderr:\n%.4000s", r.code, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout = %.200q, want nothing", r.stdout)
+	}
+	line := strings.TrimSpace(r.stderr)
+	if strings.Contains(line, "\n") {
+		t.Errorf("stderr is not one line:\n%.4000s", r.stderr)
+	}
+	return line
 }
 
 func TestVersion(t *testing.T) {

@@ -82,8 +82,8 @@ func TestSignCopyAndVerifyWithCosign(t *testing.T) {
 		t.Error("the output shows the key's password")
 	}
 	digest := res.Build.Digest
-	if res.Sign == nil || !res.Sign.Verified || len(res.Sign.Signed) != 3 || len(res.Sign.Attestations) != 3 {
-		t.Fatalf("sign result = %+v, want the index and two platforms signed, 2 SBOMs and a vulnerability report attested, verified", res.Sign)
+	if res.Sign == nil || !res.Sign.Verified || len(res.Sign.Signed) != 5 || len(res.Sign.Attestations) != 3 {
+		t.Fatalf("sign result = %+v, want the index, two platforms and their two provenance manifests signed (cosign sign --recursive), 2 SBOMs and a vulnerability report attested, verified", res.Sign)
 	}
 	var stages []string
 	for _, s := range res.Done {

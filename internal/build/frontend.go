@@ -10,6 +10,7 @@ import (
 
 	"github.com/tonistiigi/fsutil"
 
+	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -45,7 +46,7 @@ func frontendAttrs(b *pipeline.BuildPlan) (map[string]string, map[string]fsutil.
 	}
 	for _, e := range b.BuildContextEntries() {
 		name, value, _ := strings.Cut(e, "=")
-		if isRemoteContext(value) {
+		if config.RemoteContext(value) {
 			attrs["context:"+name] = value
 			continue
 		}
@@ -74,15 +75,6 @@ func frontendAttrs(b *pipeline.BuildPlan) (map[string]string, map[string]fsutil.
 		attrs["attest:sbom"] = v
 	}
 	return attrs, mounts, nil
-}
-
-func isRemoteContext(v string) bool {
-	for _, p := range []string{"docker-image://", "oci-layout://", "target:", "input:", "https://", "http://", "git://", "git@"} {
-		if strings.HasPrefix(v, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // provenanceAttr maps the provenance input onto attest:provenance, as

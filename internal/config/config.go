@@ -64,6 +64,7 @@ type Config struct {
 	Pull           bool     `input:"pull" default:"false" desc:"Always pull newer versions of the base images"`
 	Progress       string   `input:"progress" default:"auto" enum:"auto|tty|plain|rawjson|quiet" desc:"Build progress output on stderr"`
 	RegistryAuth   []string `input:"registry-auth" list:"lines" secret:"true" desc:"Registry credentials, one host=user:password per line"`
+	RegistryRetry  string   `input:"registry-retry-time" default:"2m" desc:"How long one registry request is retried through transient faults (resets, timeouts, 408, 429, 5xx; Retry-After honoured), a Go duration; 0 turns retries off"`
 
 	// Scan (aquasecurity/trivy-action)
 	Scan             bool     `input:"scan" default:"true" desc:"Scan the image with Trivy before any tag moves"`

@@ -12,7 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -170,7 +172,9 @@ func configPath(opts Options, raw map[string]string) (string, bool) {
 func readFile(path string, explicit bool) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		if !explicit && errors.Is(err, fs.ErrNotExist) {
+		// The default file in a context that is not a directory: the
+		// context input is at fault, and ValidateBuild says so.
+		if !explicit && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) {
 			return nil, nil
 		}
 		return nil, errs.WrapInput("config", err, "reading config file %s (expected a readable YAML file)", path)
@@ -191,11 +195,19 @@ func readFile(path string, explicit bool) (map[string]string, error) {
 		return nil, errs.Input("config", "%s: expected a mapping of input names to values", path)
 	}
 	out := map[string]string{}
+	line := map[string]int{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		in, ok := Lookup(k.Value)
 		if !ok {
 			return nil, errs.Input("config", "%s:%d: unknown key %q (expected an input name such as tags, platforms or images)", path, k.Line, k.Value)
+		}
+		if first, dup := line[in.Name]; dup {
+			return nil, errs.Input("config", "%s:%d: %q is given twice (first on line %d)", path, k.Line, k.Value, first)
+		}
+		line[in.Name] = k.Line
+		if v.ShortTag() == "!!null" {
+			continue // key: (nothing), null or ~: as if not given
 		}
 		s, err := nodeValue(in, v)
 		if err != nil {
@@ -206,22 +218,39 @@ func readFile(path string, explicit bool) (map[string]string, error) {
 	return out, nil
 }
 
+// scalar is a YAML scalar as YAML reads it (an explicitly tagged one,
+// !!binary say, decoded), in its text form.
+func scalar(v *yaml.Node) (string, error) {
+	if v.Style&yaml.TaggedStyle == 0 {
+		return v.Value, nil
+	}
+	var s string
+	if err := v.Decode(&s); err != nil {
+		return "", fmt.Errorf("expected a string: %w", err)
+	}
+	return s, nil
+}
+
 // nodeValue turns a YAML value into the input's string form: a scalar as
 // it is, a sequence as one entry per line.
 func nodeValue(in Input, v *yaml.Node) (string, error) {
 	switch v.Kind {
 	case yaml.ScalarNode:
-		return v.Value, nil
+		return scalar(v)
 	case yaml.SequenceNode:
 		if in.Kind != KindList {
 			return "", fmt.Errorf("expected a single value, got a list")
 		}
 		lines := make([]string, 0, len(v.Content))
 		for _, e := range v.Content {
-			if e.Kind != yaml.ScalarNode {
+			if e.Kind != yaml.ScalarNode || e.ShortTag() == "!!null" {
 				return "", fmt.Errorf("expected a list of strings")
 			}
-			lines = append(lines, e.Value)
+			s, err := scalar(e)
+			if err != nil {
+				return "", err
+			}
+			lines = append(lines, s)
 		}
 		return strings.Join(lines, "\n"), nil
 	default:
@@ -262,6 +291,19 @@ func warnUnknownInputs(env Env, warn func(string)) {
 func decode(c *Config, raw map[string]string) error {
 	for _, in := range Inputs() {
 		s := raw[in.Name]
+		if !utf8.ValidString(s) {
+			// Inputs are text (YAML, environment variables); the value is
+			// not echoed, it may be a secret.
+			i := 0
+			for i < len(s) {
+				r, n := utf8.DecodeRuneInString(s[i:])
+				if r == utf8.RuneError && n <= 1 {
+					break
+				}
+				i += n
+			}
+			return errs.Input(in.Name, "is not valid UTF-8 (at byte %d)", i)
+		}
 		f := fieldValue(c, in)
 		switch in.Kind {
 		case KindBool:

@@ -239,3 +239,26 @@ func TestCosignKeyPEMInline(t *testing.T) {
 		t.Error("the key's line is not masked")
 	}
 }
+
+// A type=gha cache entry outside GitHub Actions is dropped with a
+// warning, not a failed build; on the runner it stays.
+func TestGHACacheOutsideActionsIsAWarning(t *testing.T) {
+	flags := map[string]string{"cache-from": "type=gha,scope=a\nregistry.example/app:cache", "cache-to": "type=gha,mode=max"}
+	l, err := Load(Options{Flags: flags, Env: environ.Map(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	l.DropUnusableCache(func(s string) { warnings = append(warnings, s) })
+	if !slices.Equal(l.CacheFrom, []string{"registry.example/app:cache"}) || len(l.CacheTo) != 0 || len(warnings) != 2 {
+		t.Errorf("cache-from %q, cache-to %q, warnings %q", l.CacheFrom, l.CacheTo, warnings)
+	}
+	l, err = Load(Options{Flags: flags, Env: environ.Map(map[string]string{"ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_RESULTS_URL": "https://results/"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.DropUnusableCache(func(s string) { t.Errorf("warning on the runner: %s", s) })
+	if len(l.CacheFrom) != 2 || len(l.CacheTo) != 1 {
+		t.Errorf("entries dropped on the runner: %q %q", l.CacheFrom, l.CacheTo)
+	}
+}

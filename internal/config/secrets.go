@@ -38,6 +38,24 @@ func ParseSecret(e string) (Secret, error) {
 		}
 		attrs[k] = v
 	}
+	if first, _, _ := strings.Cut(e, "="); !buildx && (first == "id" || first == "type") && len(fields) > 1 {
+		// buildx's form with a typo (scr=, id= empty): not a secret named
+		// "id" holding the rest.
+		for _, f := range fields {
+			k, v, ok := strings.Cut(f, "=")
+			switch {
+			case !ok:
+				return Secret{}, fmt.Errorf("%q is not key=value (expected id=x,src=file or id=x,env=VAR)", k)
+			case k == "id" && v == "":
+				return Secret{}, fmt.Errorf("id= is empty (expected id=x,src=file or id=x,env=VAR)")
+			case k != "id" && k != "src" && k != "source" && k != "env" && k != "type" && k != "required":
+				return Secret{}, fmt.Errorf("unknown attribute %q (expected id, src, env, type or required)", k)
+			}
+		}
+	}
+	if buildx && attrs["id"] == "" && len(fields) > 1 {
+		return Secret{}, fmt.Errorf("id= is empty (expected id=x,src=file or id=x,env=VAR)")
+	}
 	if !buildx || attrs["id"] == "" {
 		k, v, ok := strings.Cut(e, "=")
 		if !ok || k == "" {
@@ -175,6 +193,11 @@ func (c *Config) RegistryLogins() ([]Login, error) {
 	for i, e := range c.RegistryAuth {
 		l, ok := parseLogin(e)
 		if !ok {
+			if !strings.Contains(e, "=") {
+				// Nothing of the entry is shown: it may be user:password
+				// with the host forgotten.
+				return nil, errs.Input("registry-auth", "entry %d has no host (expected host=user:password)", i+1)
+			}
 			return nil, errs.Input("registry-auth", "entry %d (host %q) is not host=user:password", i+1, l.Host)
 		}
 		out = append(out, l)

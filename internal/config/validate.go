@@ -1,15 +1,19 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/sys/unix"
 
 	"github.com/slipway-ci/slipway/internal/csvlist"
 	"github.com/slipway-ci/slipway/internal/errs"
@@ -34,6 +38,7 @@ func (c *Config) Validate() error {
 		c.validateCache,
 		c.validateAttestations,
 		c.validateBuilder,
+		c.validateRetry,
 		c.validateScan,
 		c.validateSign,
 	}
@@ -145,10 +150,13 @@ func (c *Config) validateCache() error {
 		for i, e := range x.entries {
 			attrs, err := ParseCacheEntry(e, x.input == "cache-from")
 			if err != nil {
-				return errs.WrapInput(x.input, err, "entry %d (%s) is malformed", i+1, RedactAttrs(e))
+				return errs.WrapInput(x.input, err, "entry %d (%q) is malformed", i+1, RedactAttrs(e))
 			}
 			if t := attrs["type"]; !slices.Contains(cacheTypes, t) {
-				return errs.Input(x.input, "entry %d (%s): unknown cache type %q (expected type= one of %s)", i+1, RedactAttrs(e), t, strings.Join(cacheTypes, ", "))
+				return errs.Input(x.input, "entry %d (%q): unknown cache type %q (expected type= one of %s)", i+1, RedactAttrs(e), t, strings.Join(cacheTypes, ", "))
+			}
+			if need := cacheNeeds(attrs["type"], x.input == "cache-to"); need != "" && attrs[need] == "" {
+				return errs.Input(x.input, "entry %d (%q): type=%s needs %s=", i+1, RedactAttrs(e), attrs["type"], need)
 			}
 		}
 	}
@@ -194,8 +202,14 @@ func redactURL(s string) string {
 		return s
 	}
 	rest := s[i+3:]
-	at := strings.Index(rest, "@")
-	if at < 0 || strings.ContainsAny(rest[:at], "/?#") {
+	// The user information ends at the last "@" before the path, as
+	// url.Parse reads it (a password may hold an "@").
+	authority := rest
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		authority = rest[:j]
+	}
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
 		return s
 	}
 	return s[:i+3] + "***@" + rest[at+1:]
@@ -247,8 +261,11 @@ func (c *Config) validateAttestations() error {
 }
 
 func (c *Config) validateBuilder() error {
-	if c.Builder == "" || !strings.Contains(c.Builder, "://") {
+	if c.Builder == "" {
 		return nil
+	}
+	if !strings.Contains(c.Builder, "://") {
+		return errs.Input("builder", "%q is not a BuildKit address (expected unix://, tcp://, docker-container:// or kube-pod://; for a buildx builder's container, docker-container://buildx_buildkit_<name>0)", c.Builder)
 	}
 	u, err := url.Parse(c.Builder)
 	if err != nil {
@@ -259,6 +276,20 @@ func (c *Config) validateBuilder() error {
 		return nil
 	}
 	return errs.Input("builder", "%q: unknown scheme %q (expected unix://, tcp://, docker-container:// or kube-pod://)", c.Builder, u.Scheme)
+}
+
+func (c *Config) validateRetry() error {
+	_, err := c.RetryTime()
+	return err
+}
+
+// RetryTime is the registry-retry-time input as a duration.
+func (c *Config) RetryTime() (time.Duration, error) {
+	d, err := time.ParseDuration(c.RegistryRetry)
+	if err != nil || d < 0 || d > 24*time.Hour {
+		return 0, errs.Input("registry-retry-time", "%q is not a duration between 0 and 24h (expected e.g. 2m or 90s)", c.RegistryRetry)
+	}
+	return d, nil
 }
 
 // Severities are Trivy's severity names.
@@ -312,6 +343,14 @@ func (l *Loaded) SecretValues() []string {
 	add(l.GitHubToken)
 	add(l.GitLabToken)
 	for _, e := range l.RegistryAuth {
+		if !strings.Contains(e, "=") {
+			// No host: the entry may be user:password; mask its password
+			// part, and the entry whole.
+			_, pw, _ := strings.Cut(e, ":")
+			add(pw)
+			add(e)
+			continue
+		}
 		l, _ := parseLogin(e)
 		add(l.Password)
 	}
@@ -345,4 +384,167 @@ func (l *Loaded) SecretValues() []string {
 		add(v)
 	}
 	return out
+}
+
+// cacheNeeds is the attribute BuildKit's cache backend of type t cannot
+// work without, for an export or an import.
+func cacheNeeds(t string, export bool) string {
+	switch t {
+	case "registry":
+		return "ref"
+	case "local":
+		if export {
+			return "dest"
+		}
+		return "src"
+	case "s3":
+		return "bucket"
+	case "azblob":
+		return "account_url"
+	}
+	return ""
+}
+
+// DropUnusableCache removes the type=gha cache entries that cannot work
+// here (no GitHub Actions runtime token, none given), calling warn for
+// each: cache problems are warnings, never a failed build.
+func (l *Loaded) DropUnusableCache(warn func(string)) {
+	_, ok := l.GHACache()
+	drop := func(input string, entries []string) []string {
+		return slices.DeleteFunc(entries, func(e string) bool {
+			attrs, err := ParseAttrs(e)
+			if err != nil || attrs["type"] != "gha" || ok || attrs["token"] != "" {
+				return false
+			}
+			warn(fmt.Sprintf("%s entry %s ignored: type=gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN), which this job does not have", input, RedactAttrs(e)))
+			return true
+		})
+	}
+	l.CacheFrom = drop("cache-from", l.CacheFrom)
+	l.CacheTo = drop("cache-to", l.CacheTo)
+}
+
+// CheckPaths checks, before anything is built or contacted, every path
+// the inputs name: files and directories that must exist are there and of
+// the right kind, and the directories slipway writes can be created. Each
+// problem is one *errs.InputError naming the input the user gave.
+func (l *Loaded) CheckPaths() error {
+	secrets, err := l.BuildSecrets()
+	if err != nil {
+		return err
+	}
+	nSecrets := len(l.Secrets)
+	for i, s := range secrets {
+		if s.Src == "" {
+			continue
+		}
+		input := "secrets"
+		if i >= nSecrets {
+			input = "secret-files"
+		}
+		if err := needFile(input, s.Src, fmt.Sprintf("the file of secret %q", s.ID)); err != nil {
+			return err
+		}
+	}
+	for _, e := range l.BuildContexts {
+		name, v, _ := strings.Cut(e, "=")
+		if RemoteContext(v) {
+			continue
+		}
+		if st, err := os.Stat(v); err != nil || !st.IsDir() {
+			return errs.Input("build-contexts", "context %q: %q is not a directory (expected a local directory, docker-image://, oci-layout://, target: or a Git/HTTPS URL)", name, v)
+		}
+	}
+	for _, e := range l.SSH {
+		id, path, ok := strings.Cut(e, "=")
+		if !ok || path == "" {
+			if sock, set := l.env.Lookup("SSH_AUTH_SOCK"); !set || sock == "" {
+				return errs.Input("ssh", "%q forwards the SSH agent, but SSH_AUTH_SOCK is not set (start an agent, or give id=<key or socket path>)", e)
+			}
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			return errs.Input("ssh", "%s: %q does not exist (expected an SSH key file or an agent socket)", id, path)
+		}
+	}
+	for _, f := range []struct{ input, path, what string }{
+		{"builder-tls-ca", l.BuilderTLSCA, "the CA certificate (PEM)"},
+		{"builder-tls-cert", l.BuilderTLSCert, "the client certificate (PEM)"},
+		{"builder-tls-key", l.BuilderTLSKey, "the client key (PEM)"},
+		{"trusted-root", l.TrustedRoot, "a Sigstore trusted_root.json"},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := needFile(f.input, f.path, f.what); err != nil {
+			return err
+		}
+	}
+	if err := writableDir("output-dir", l.OutputDir); err != nil {
+		return err
+	}
+	if l.Scan && l.ScanCacheDir != "" {
+		if err := writableDir("scan-cache-dir", l.ScanCacheDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoteContext tells whether a build-contexts value names something
+// other than a local directory (an image, an OCI layout, another stage,
+// a Git or HTTPS URL).
+func RemoteContext(v string) bool {
+	for _, p := range []string{"docker-image://", "oci-layout://", "target:", "input:", "https://", "http://", "git://", "git@"} {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// needFile checks that path is a readable regular file.
+func needFile(input, path, what string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return errs.Input(input, "%q does not exist (expected %s)", path, what)
+	case st.IsDir():
+		return errs.Input(input, "%q is a directory (expected %s)", path, what)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return errs.Input(input, "%q cannot be read (expected %s): %v", path, what, errors.Unwrap(err))
+	}
+	f.Close()
+	return nil
+}
+
+// writableDir checks that slipway can write the directory path: it is a
+// directory, or the nearest existing one above it is and can be written.
+func writableDir(input, path string) error {
+	p := filepath.Clean(path)
+	for {
+		st, err := os.Stat(p)
+		if err == nil {
+			if !st.IsDir() {
+				if p == filepath.Clean(path) {
+					return errs.Input(input, "%q is a file (expected a directory slipway can write)", path)
+				}
+				return errs.Input(input, "%q cannot be created: %q is a file", path, p)
+			}
+			if unix.Access(p, unix.W_OK|unix.X_OK) != nil {
+				return errs.Input(input, "%q cannot be written (no write permission on %q)", path, p)
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return errs.Input(input, "%q cannot be created: %v", path, errors.Unwrap(err))
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return errs.Input(input, "%q cannot be created", path)
+		}
+		p = parent
+	}
 }

@@ -5,6 +5,8 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // InputError reports an input that does not have the expected form. Its
@@ -16,22 +18,65 @@ type InputError struct {
 }
 
 func (e *InputError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("input %q: %s: %v", e.Input, e.Msg, e.Err)
+	msg := e.Msg
+	if len(msg) > maxMsg {
+		// A message carrying a huge value (a parser's own wording).
+		msg = shortenTo(msg, maxMsg)
 	}
-	return fmt.Sprintf("input %q: %s", e.Input, e.Msg)
+	if e.Err != nil {
+		return oneLine(fmt.Sprintf("input %q: %s: %v", e.Input, msg, shorten(e.Err.Error())))
+	}
+	return oneLine(fmt.Sprintf("input %q: %s", e.Input, msg))
+}
+
+// maxMsg bounds the message of an InputError.
+const maxMsg = 600
+
+// maxValue is the longest value quoted whole in a message; a longer one
+// is cut, with its length said.
+const maxValue = 200
+
+// shorten cuts a value longer than maxValue (on a rune boundary).
+func shorten(s string) string { return shortenTo(s, maxValue) }
+
+func shortenTo(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", s[:cut], len(s))
+}
+
+// shortenArgs shortens the string arguments of a message.
+func shortenArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = shorten(s)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// oneLine keeps a message on one line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
 }
 
 func (e *InputError) Unwrap() error { return e.Err }
 
 // Input returns an *InputError for input, with a printf-style message.
 func Input(input, format string, args ...any) error {
-	return &InputError{Input: input, Msg: fmt.Sprintf(format, args...)}
+	return &InputError{Input: input, Msg: fmt.Sprintf(format, shortenArgs(args)...)}
 }
 
 // WrapInput returns an *InputError for input whose cause is err.
 func WrapInput(input string, err error, format string, args ...any) error {
-	return &InputError{Input: input, Msg: fmt.Sprintf(format, args...), Err: err}
+	return &InputError{Input: input, Msg: fmt.Sprintf(format, shortenArgs(args)...), Err: err}
 }
 
 // StageError reports that a pipeline stage (build, scan, sign, ...) failed.

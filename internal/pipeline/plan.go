@@ -381,6 +381,9 @@ func (p *Plan) planSign(cfg *config.Config, oidc, canSign bool) error {
 	if !s.Enabled {
 		s.FulcioURL, s.RekorURL, s.Attest = "", "", false
 	}
+	if !s.TlogUpload {
+		s.RekorURL = "" // nothing is written to, nor read from, the log
+	}
 	p.Sign = s
 	return nil
 }

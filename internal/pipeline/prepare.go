@@ -70,6 +70,10 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 		if err := cfg.ValidateBuild(); err != nil {
 			return nil, err
 		}
+		if err := cfg.CheckPaths(); err != nil {
+			return nil, err
+		}
+		cfg.DropUnusableCache(warn)
 	}
 	cictx, err := prov.Context(ctx, warn)
 	if err != nil {

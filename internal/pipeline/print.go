@@ -90,7 +90,11 @@ func (p *Plan) WriteText(w io.Writer) error {
 		row("mode", p.Sign.Mode)
 		row("key", p.Sign.Key)
 		row("fulcio", p.Sign.FulcioURL)
-		row("rekor", p.Sign.RekorURL)
+		if p.Sign.TlogUpload {
+			row("rekor", p.Sign.RekorURL)
+		} else {
+			row("rekor", "off (tlog-upload is false)")
+		}
 		row("attest", p.Sign.Attest)
 	} else {
 		row("sign", "off ("+p.Sign.Reason+")")

@@ -120,7 +120,9 @@ type DBInfo struct {
 // SignResult is what signing left in the registries.
 type SignResult struct {
 	Mode string `json:"mode"` // "key" or "keyless"
-	// Signed is every digest signed: the index and each platform image.
+	// Signed is every digest signed: the index and each manifest in it
+	// (platform images and attestation manifests), as cosign sign
+	// --recursive.
 	Signed []string `json:"signed"`
 	// Artifacts are the tags of cosign's signature and attestation
 	// manifests (sha256-<hex>.sig, .att) in the signing repository: what

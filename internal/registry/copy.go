@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -22,6 +23,8 @@ import (
 // repository, then written by their tags.
 type Copier struct {
 	Keychain *Keychain
+	// Transport carries every request; nil means DefaultTransport.
+	Transport http.RoundTripper
 	// Jobs bounds the parallel blob uploads per repository; 0 means 4.
 	Jobs int
 }
@@ -49,7 +52,7 @@ func (c *Copier) Copy(ctx context.Context, from string, to []string, built *pipe
 		}
 		img.blobs[i] = &remote.MountableLayer{Layer: l, Reference: src.Digest(d.String())}
 	}
-	opts := RemoteOptions(ctx, c.Keychain)
+	opts := RemoteOptions(ctx, c.Keychain, c.Transport)
 	arts := make(map[string]v1.Image, len(artifacts))
 	for _, tag := range artifacts {
 		ref := src.Tag(tag)
@@ -71,7 +74,7 @@ func (c *Copier) Copy(ctx context.Context, from string, to []string, built *pipe
 			if err != nil {
 				return fmt.Errorf("repository %q: %w", repo, err)
 			}
-			if err := img.push(egctx, pusher, c.Keychain, dst, jobs); err != nil {
+			if err := img.push(egctx, pusher, c.Keychain, c.Transport, dst, jobs); err != nil {
 				return c.Keychain.explain(dst.Registry, fmt.Errorf("copying %s@%s to %s: %w", from, built.Digest, repo, err))
 			}
 			for tag, a := range arts {

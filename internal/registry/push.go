@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,6 +21,9 @@ import (
 // Publisher pushes images by digest: blobs and manifests, never a tag.
 type Publisher struct {
 	Keychain *Keychain
+	// Transport carries every request (RetryPolicy.Transport); nil means
+	// DefaultTransport.
+	Transport http.RoundTripper
 	// Jobs bounds the parallel blob uploads per repository; 0 means 4.
 	Jobs int
 }
@@ -35,9 +36,6 @@ func uploadJobs(n int) int {
 	}
 	return n
 }
-
-// manifestAttempts bounds the tries of one manifest PUT (on 429 and 5xx).
-const manifestAttempts = 4
 
 // layoutContents reads what pushing digest from the OCI layout at dir
 // uploads.
@@ -124,8 +122,8 @@ func (c *contents) addImage(img v1.Image) error {
 
 // push uploads c to repo: blobs in parallel, the image manifests in
 // parallel, the index last.
-func (c *contents) push(ctx context.Context, pusher *remote.Pusher, k *Keychain, repo name.Repository, jobs int) error {
-	mw, err := newManifestWriter(ctx, k, repo)
+func (c *contents) push(ctx context.Context, pusher *remote.Pusher, k *Keychain, t http.RoundTripper, repo name.Repository, jobs int) error {
+	mw, err := newManifestWriter(ctx, k, t, repo)
 	if err != nil {
 		return err
 	}
@@ -167,20 +165,22 @@ type manifestWriter struct {
 	client *http.Client
 }
 
-func newManifestWriter(ctx context.Context, k *Keychain, repo name.Repository) (*manifestWriter, error) {
+func newManifestWriter(ctx context.Context, k *Keychain, t http.RoundTripper, repo name.Repository) (*manifestWriter, error) {
 	auth, err := authn.Resolve(ctx, k, repo)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := transport.NewWithContext(ctx, repo.Registry, auth, remote.DefaultTransport, []string{repo.Scope(transport.PushScope)})
+	if t == nil {
+		t = DefaultTransport
+	}
+	tr, err := transport.NewWithContext(ctx, repo.Registry, auth, t, []string{repo.Scope(transport.PushScope)})
 	if err != nil {
 		return nil, fmt.Errorf("authenticating to %s: %w", repo.RegistryStr(), err)
 	}
 	return &manifestWriter{repo: repo, client: &http.Client{Transport: tr}}, nil
 }
 
-// put PUTs m by its digest, retrying 429 and 5xx answers with backoff
-// (honouring Retry-After).
+// put PUTs m by its digest (the transport retries it).
 func (r *manifestWriter) put(ctx context.Context, m manifestSource) error {
 	raw, err := m.RawManifest()
 	if err != nil {
@@ -195,52 +195,18 @@ func (r *manifestWriter) put(ctx context.Context, m manifestSource) error {
 		return err
 	}
 	url := fmt.Sprintf("%s://%s/v2/%s/manifests/%s", r.repo.Scheme(), r.repo.RegistryStr(), r.repo.RepositoryStr(), dgst)
-	delay := 500 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(raw))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", string(mt))
-		resp, err := r.client.Do(req)
-		if err != nil {
-			return fmt.Errorf("putting manifest %s: %w", dgst, err)
-		}
-		err = transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted)
-		resp.Body.Close()
-		retry := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
-		if err == nil || !retry || attempt == manifestAttempts {
-			if err != nil {
-				return fmt.Errorf("putting manifest %s: %w", dgst, err)
-			}
-			return nil
-		}
-		wait := delay
-		if s, convErr := strconv.Atoi(resp.Header.Get("Retry-After")); convErr == nil && s > 0 {
-			wait = min(time.Duration(s)*time.Second, 30*time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		delay *= 2
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(raw))
+	if err != nil {
+		return err
 	}
-}
-
-// retryBackoff bounds go-containerregistry's retries of one request: 4
-// tries, 0.5 s then doubling.
-var retryBackoff = remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: manifestAttempts}
-
-// RemoteOptions are the options of every registry request slipway makes
-// through go-containerregistry (here and in the sign stage): the keychain,
-// and bounded retries of timeouts, 429 and 5xx answers as well as of
-// transient network errors.
-func RemoteOptions(ctx context.Context, k authn.Keychain) []remote.Option {
-	return []remote.Option{
-		remote.WithContext(ctx), remote.WithAuthFromKeychain(k),
-		remote.WithRetryBackoff(retryBackoff),
-		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+	req.Header.Set("Content-Type", string(mt))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("putting manifest %s: %w", dgst, err)
 	}
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
+		return fmt.Errorf("putting manifest %s: %w", dgst, err)
+	}
+	return nil
 }

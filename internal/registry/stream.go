@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ type Upload struct {
 	repo   name.Repository
 	pusher *remote.Pusher
 	keys   *Keychain
+	tr     http.RoundTripper
 	jobs   int
 
 	ctx    context.Context
@@ -53,18 +55,18 @@ func (p *Publisher) StartUpload(ctx context.Context, dir, repo string) (*Upload,
 		return nil, fmt.Errorf("repository %q: %w", repo, err)
 	}
 	jobs := uploadJobs(p.Jobs)
-	pusher, err := remote.NewPusher(RemoteOptions(ctx, p.Keychain)...)
+	pusher, err := remote.NewPusher(RemoteOptions(ctx, p.Keychain, p.Transport)...)
 	if err != nil {
 		return nil, err
 	}
 	uctx, cancel := context.WithCancel(ctx)
 	u := &Upload{
-		dir: dir, repo: r, pusher: pusher, keys: p.Keychain, jobs: jobs,
+		dir: dir, repo: r, pusher: pusher, keys: p.Keychain, tr: p.Transport, jobs: jobs,
 		ctx: uctx, cancel: cancel, sem: make(chan struct{}, jobs),
 		mw: make(chan *manifestWriter, 1), seen: map[v1.Hash]bool{}, done: map[v1.Hash]bool{},
 	}
 	go func() {
-		mw, err := newManifestWriter(uctx, p.Keychain, r)
+		mw, err := newManifestWriter(uctx, p.Keychain, p.Transport, r)
 		u.mwErr = err
 		u.mw <- mw
 	}()

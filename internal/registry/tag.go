@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -12,6 +13,8 @@ import (
 // thing a run does to a registry.
 type Tagger struct {
 	Keychain *Keychain
+	// Transport carries every request; nil means DefaultTransport.
+	Transport http.RoundTripper
 }
 
 // Tag points every tag of repo at digest, which must already be in repo.
@@ -20,7 +23,7 @@ func (t *Tagger) Tag(ctx context.Context, repo, digest string, tags []string) er
 	if err != nil {
 		return fmt.Errorf("image %s@%s: %w", repo, digest, err)
 	}
-	opts := RemoteOptions(ctx, t.Keychain)
+	opts := RemoteOptions(ctx, t.Keychain, t.Transport)
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
 		return t.Keychain.explain(ref.Context().Registry, fmt.Errorf("reading %s before tagging it: %w", ref, err))

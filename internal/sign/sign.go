@@ -4,8 +4,8 @@
 // short-lived certificate), optionally recorded in Rekor.
 //
 // What it writes is what the cosign CLI writes and reads: a
-// "sha256-<hex>.sig" manifest per signed digest (the index and each
-// platform image, as cosign sign --recursive) and one "sha256-<hex>.att"
+// "sha256-<hex>.sig" manifest per signed digest (the index and every
+// manifest in it, as cosign sign --recursive) and one "sha256-<hex>.att"
 // manifest on the index holding in-toto attestations of the CycloneDX
 // SBOM of each platform and the vulnerability report, so `cosign verify`
 // and `cosign verify-attestation` check them as they are.
@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,9 @@ const PublicKeyFile = "cosign.pub"
 type Stage struct {
 	// Keychain authenticates to the registries (the one the build used).
 	Keychain authn.Keychain
+	// Transport carries every registry request (registry.RetryPolicy);
+	// nil means registry.DefaultTransport.
+	Transport http.RoundTripper
 	// Identity gives the signer: a Key, or Keyless.
 	Identity Identity
 	// Trust verifies keyless signatures (Fulcio roots, Rekor and CT log
@@ -93,7 +97,7 @@ func (s *Stage) logf(format string, args ...any) {
 }
 
 func (s *Stage) remoteOpts(ctx context.Context) []remote.Option {
-	return registry.RemoteOptions(ctx, s.Keychain)
+	return registry.RemoteOptions(ctx, s.Keychain, s.Transport)
 }
 
 // Sign implements pipeline.Signer: it signs the digest and every platform
@@ -119,11 +123,9 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, repo string, bui
 		}
 	}
 	res := &pipeline.SignResult{Mode: p.Mode, TlogIndex: -1, Signatures: []string{}, Artifacts: []string{}, Attestations: []pipeline.Attestation{}}
-	digests := []string{built.Digest}
-	for _, pi := range built.Platforms {
-		if pi.Digest != built.Digest {
-			digests = append(digests, pi.Digest)
-		}
+	digests, err := s.signable(ctx, r.Digest(built.Digest))
+	if err != nil {
+		return nil, err
 	}
 	for _, d := range digests {
 		ref := r.Digest(d)
@@ -161,6 +163,34 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, repo string, bui
 		return nil, err
 	}
 	return res, nil
+}
+
+// signable is what Sign signs, as cosign sign --recursive does: ref and,
+// when it is an index, every manifest in it (the platform images and
+// BuildKit's attestation manifests), so that a consumer verifying every
+// instance of the index (containers/image's copy --all) finds each
+// signed.
+func (s *Stage) signable(ctx context.Context, ref name.Digest) ([]string, error) {
+	desc, err := remote.Get(ref, s.remoteOpts(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", ref, err)
+	}
+	digests := []string{ref.DigestStr()}
+	if !desc.MediaType.IsIndex() {
+		return digests, nil
+	}
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", ref, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", ref, err)
+	}
+	for _, d := range m.Manifests {
+		digests = append(digests, d.Digest.String())
+	}
+	return digests, nil
 }
 
 // signDigest signs ref's digest, uploading to the log when rekor is set,

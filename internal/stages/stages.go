@@ -8,6 +8,7 @@ package stages
 import (
 	"context"
 	"io"
+	"net/http"
 
 	rekor "github.com/sigstore/rekor/pkg/client"
 	rekorclient "github.com/sigstore/rekor/pkg/generated/client"
@@ -47,7 +48,13 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	for _, s := range keychain.Secrets() {
 		out.Mask(s)
 	}
-	signer, err := newSigner(prep, keychain, log)
+	retryTime, err := cfg.RetryTime()
+	if err != nil {
+		return pipeline.Stages{}, err
+	}
+	// One transport, one retry policy, for every registry request.
+	tr := registry.RetryPolicy{MaxTime: retryTime, Log: log}.Transport(nil)
+	signer, err := newSigner(prep, keychain, tr, log)
 	if err != nil {
 		return pipeline.Stages{}, err
 	}
@@ -60,7 +67,7 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Log:           log,
 	}
 	var builder pipeline.Builder = &build.Stage{
-		Connect: sel.Connect, Keychain: keychain, Pusher: uploads{&registry.Publisher{Keychain: keychain}},
+		Connect: sel.Connect, Keychain: keychain, Pusher: uploads{&registry.Publisher{Keychain: keychain, Transport: tr}},
 		GHA: gha, Progress: log,
 	}
 	if g, ok := out.(ci.Grouper); ok {
@@ -70,8 +77,8 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Builder:  builder,
 		Scanner:  &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: firstOr(prep.Plan.Publish.Repositories, "")},
 		Signer:   signer,
-		Copier:   &registry.Copier{Keychain: keychain},
-		Tagger:   &registry.Tagger{Keychain: keychain},
+		Copier:   &registry.Copier{Keychain: keychain, Transport: tr},
+		Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},
 		Notifier: &report.Notifier{Outputs: out, Log: log, CI: prep.CI, Meta: prep.Meta, Comment: cfg.Comment, GitLabToken: cfg.GitLabToken},
 	}, nil
 }
@@ -103,10 +110,10 @@ func (b grouped) Build(ctx context.Context, p *pipeline.BuildPlan, pub *pipeline
 // newSigner is the sign stage for the plan's mode: a key (file, env://,
 // KMS) or keyless (an OIDC token from SIGSTORE_ID_TOKEN or GitHub's token
 // endpoint, a certificate from Fulcio).
-func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, log io.Writer) (*sign.Stage, error) {
+func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, tr http.RoundTripper, log io.Writer) (*sign.Stage, error) {
 	cfg := prep.Config
 	st := &sign.Stage{
-		Keychain: keychain, OutputDir: cfg.OutputDir, Log: log,
+		Keychain: keychain, Transport: tr, OutputDir: cfg.OutputDir, Log: log,
 		Rekor: func(url string) (*rekorclient.Rekor, error) { return rekor.GetRekorClient(url) },
 	}
 	if cfg.TrustedRoot != "" {

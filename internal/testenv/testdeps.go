@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -74,6 +76,31 @@ func GoTool(t testing.TB, name string) string {
 	p := filepath.Join(cacheDir(t), "bin", name+"-"+string(m[1]))
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("%s: %s %s: %v", NotInstalled, name, m[1], err)
+	}
+	return p
+}
+
+// CImageCopy returns the path of cimage-copy, `skopeo copy [--all] --policy`
+// built from upstream containers/image (hack/tools/cimage/main.go says how
+// to call it), which hack/testdeps.sh builds as
+// $SLIPWAY_CACHE/bin/cimage-copy-<hash>: the first 12 hex digits of the
+// SHA-256 of hack/tools/cimage's go.mod, go.sum and main.go, one after the
+// other. It fails the test when that binary is missing.
+func CImageCopy(t testing.TB) string {
+	t.Helper()
+	src := filepath.Join(RepoRoot(t), "hack", "tools", "cimage")
+	h := sha256.New()
+	for _, f := range []string{"go.mod", "go.sum", "main.go"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(data)
+	}
+	hash := hex.EncodeToString(h.Sum(nil))[:12]
+	p := filepath.Join(cacheDir(t), "bin", "cimage-copy-"+hash)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s: cimage-copy %s: %v", NotInstalled, hash, err)
 	}
 	return p
 }

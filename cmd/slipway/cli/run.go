@@ -60,14 +60,25 @@ func (o *runOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A real run makes its stages before the plan is printed: the signing
+	// key is resolved and decrypted there, and its problems are bad input.
+	// A dry run reads no secret (it previews a CI job without its secrets).
+	stages := pipeline.Nop(o.stderr)
+	if !o.dryRun {
+		if stages, err = realstages.New(prep, o.stderr); err != nil {
+			return err
+		}
+		unlock, err := pipeline.LockOutputDir(prep.Config.OutputDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	if err := prep.Plan.WriteText(o.stderr); err != nil {
 		return err
 	}
-	stages := pipeline.Nop(o.stderr)
 	if o.dryRun {
 		fmt.Fprintln(o.stderr, "\ndry run: nothing was built, pushed, signed or posted")
-	} else if stages, err = realstages.New(prep, o.stderr); err != nil {
-		return err
 	}
 	res, runErr := pipeline.Run(ctx, prep.Plan, stages)
 	if o.output != "json" {

@@ -21,8 +21,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -168,11 +171,20 @@ func Connect(ctx context.Context, o Options) (*bkclient.Client, error) {
 	if _, err := dc.Ping(ctx, docker.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		return nil, fmt.Errorf("docker engine at %s: %w", o.Host, err)
 	}
-	id, err := ensureContainer(ctx, dc, o)
+	// Runs on one machine (a self-hosted runner's parallel jobs) take
+	// turns making the container and waiting for it; runs on several
+	// machines sharing one Engine meet at its name (a Conflict: look
+	// again).
+	unlock, err := lockMachine(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := waitReady(ctx, dc, o, id); err != nil {
+	id, err := ensureContainer(ctx, dc, o)
+	if err == nil {
+		err = waitReady(ctx, dc, o, id)
+	}
+	unlock()
+	if err != nil {
 		return nil, err
 	}
 	c, err := newBuildkitClient(ctx, dc, id)
@@ -180,6 +192,32 @@ func Connect(ctx context.Context, o Options) (*bkclient.Client, error) {
 		return nil, fmt.Errorf("BuildKit client for container %s: %w", o.Name, err)
 	}
 	return c, nil
+}
+
+// lockMachine takes this machine's lock on o's container (a file lock in
+// the temporary directory, by Engine and name), waiting for another
+// slipway that holds it; ctx bounds the wait.
+func lockMachine(ctx context.Context, o Options) (func(), error) {
+	sum := sha256.Sum256([]byte(o.Host + "\x00" + o.Name))
+	path := filepath.Join(os.TempDir(), "slipway-buildkit-"+hex.EncodeToString(sum[:6])+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("locking BuildKit container %s: %w", o.Name, err)
+	}
+	locked := make(chan error, 1)
+	go func() { locked <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
+	select {
+	case err := <-locked:
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking BuildKit container %s: %w", o.Name, err)
+		}
+		return func() { f.Close() }, nil
+	case <-ctx.Done():
+		// Closing the file ends the pending flock.
+		f.Close()
+		return nil, ctx.Err()
+	}
 }
 
 // ensureContainer returns the ID of a running container that matches o.
