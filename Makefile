@@ -52,7 +52,11 @@ $(GOLANGCI_LINT):
 	GOBIN=$(SLIPWAY_CACHE)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(SLIPWAY_CACHE)/bin/golangci-lint $@
 
+## lint: go.mod and go.sum as go mod tidy leaves them (the module and the
+## test tools' own, hack/tools/cimage), then golangci-lint
 lint: $(GOLANGCI_LINT)
+	$(GO) mod tidy -diff
+	cd hack/tools/cimage && $(GO) mod tidy -diff
 	$(GOLANGCI_LINT) run ./...
 
 ## fuzz: a short run of every fuzz target

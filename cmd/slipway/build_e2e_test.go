@@ -55,7 +55,7 @@ func TestBuildTargetArgsAndSecret(t *testing.T) {
 		t.Errorf("the secret shows in slipway's output")
 	}
 	b := res.Build
-	images := layoutImages(t, b.LayoutDir, b.Digest)
+	images := layoutImages(t, b.LayoutDir, b.DigestStr())
 	var img = images["single"]
 	for k, v := range images {
 		if !strings.HasPrefix(k, "attestation:") && k != "unknown" {
@@ -77,7 +77,7 @@ func TestBuildTargetArgsAndSecret(t *testing.T) {
 	if imageContains(t, img, secret) {
 		t.Errorf("the secret is in a layer, the config, the history or the manifest")
 	}
-	registryHas(t, repo, b.Digest)
+	registryHas(t, repo, b.DigestStr())
 	if _, err := os.Stat(filepath.Join(env["SLIPWAY_OUTPUT_DIR"], "build-metadata.json")); err != nil {
 		t.Errorf("no build metadata file: %v", err)
 	}
@@ -108,8 +108,8 @@ func TestBuildPushByDigestOnly(t *testing.T) {
 	if err := json.Unmarshal(md, &meta); err != nil || meta.Digest == "" {
 		t.Fatalf("build metadata %s: %v", md, err)
 	}
-	if meta.Digest != res.Build.Digest {
-		t.Errorf("metadata digest %s, result digest %s", meta.Digest, res.Build.Digest)
+	if meta.Digest != res.Build.DigestStr() {
+		t.Errorf("metadata digest %s, result digest %s", meta.Digest, res.Build.DigestStr())
 	}
 	registryHas(t, repo, meta.Digest)
 	if tags := testenv.RegistryTags(t, repo); len(tags) != 0 {
@@ -148,8 +148,8 @@ func TestBuildTagsLast(t *testing.T) {
 	if strings.Join(tags, ",") != "stable,v1" {
 		t.Errorf("tags = %q, want stable and v1", tags)
 	}
-	if got := testenv.TagDigest(t, repo+":v1"); got != res.Build.Digest {
-		t.Errorf("v1 points at %s, want the built digest %s", got, res.Build.Digest)
+	if got := testenv.TagDigest(t, repo+":v1"); got != res.Build.DigestStr() {
+		t.Errorf("v1 points at %s, want the built digest %s", got, res.Build.DigestStr())
 	}
 }
 
@@ -176,7 +176,7 @@ RUN uname -m > /uname.txt
 	if len(b.Platforms) != 2 || b.Platforms[0].Platform != "linux/amd64" || b.Platforms[1].Platform != "linux/arm64" {
 		t.Fatalf("platforms = %+v, want linux/amd64 and linux/arm64", b.Platforms)
 	}
-	images := layoutImages(t, b.LayoutDir, b.Digest)
+	images := layoutImages(t, b.LayoutDir, b.DigestStr())
 	for platform, want := range map[string][2]string{
 		"linux/amd64": {"x86_64\n", "on linux/amd64 for linux/amd64\n"},
 		"linux/arm64": {"aarch64\n", "on linux/amd64 for linux/arm64\n"},
@@ -206,7 +206,7 @@ RUN uname -m > /uname.txt
 	if attestations != 2 {
 		t.Errorf("%d attestation manifests, want one provenance per platform", attestations)
 	}
-	registryHas(t, repo, b.Digest)
+	registryHas(t, repo, b.DigestStr())
 }
 
 // A registry cache survives `buildctl prune --all`: the second build takes
@@ -248,8 +248,8 @@ COPY --from=build /twice /twice
 	if second.Build.Steps != first.Build.Steps || second.Build.CachedSteps != second.Build.Steps {
 		t.Errorf("after prune: %d of %d steps cached, want all %d\n%s", second.Build.CachedSteps, second.Build.Steps, first.Build.Steps, r2.stderr)
 	}
-	if second.Build.Digest != first.Build.Digest {
-		t.Logf("digests differ (%s, %s): provenance carries build times", first.Build.Digest, second.Build.Digest)
+	if second.Build.DigestStr() != first.Build.DigestStr() {
+		t.Logf("digests differ (%s, %s): provenance carries build times", first.Build.DigestStr(), second.Build.DigestStr())
 	}
 }
 
@@ -283,7 +283,7 @@ JSON
 		"SLIPWAY_SBOM": "true", "SLIPWAY_SBOM_GENERATOR": genRepo + ":v1",
 	}))
 	found := false
-	for k, img := range layoutImages(t, res.Build.LayoutDir, res.Build.Digest) {
+	for k, img := range layoutImages(t, res.Build.LayoutDir, res.Build.DigestStr()) {
 		if !strings.HasPrefix(k, "attestation:") {
 			continue
 		}
@@ -343,7 +343,7 @@ RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo agent-forwarded > /ssh.txt
 		"SLIPWAY_BUILD_CONTEXTS": "extra=" + extra, "SLIPWAY_SSH": "default", "SSH_AUTH_SOCK": sock,
 	}))
 	var img v1.Image
-	for k, i := range layoutImages(t, res.Build.LayoutDir, res.Build.Digest) {
+	for k, i := range layoutImages(t, res.Build.LayoutDir, res.Build.DigestStr()) {
 		if !strings.HasPrefix(k, "attestation:") {
 			img = i
 		}

@@ -54,7 +54,7 @@ func TestBuilderDockerContainer(t *testing.T) {
 	if !strings.Contains(r.stderr, "builder: a BuildKit container") {
 		t.Errorf("stderr does not say a BuildKit container was used:\n%s", r.stderr)
 	}
-	registryHas(t, strings.Replace(env["SLIPWAY_IMAGES"], "localhost:", "127.0.0.1:", 1), res.Build.Digest)
+	registryHas(t, strings.Replace(env["SLIPWAY_IMAGES"], "localhost:", "127.0.0.1:", 1), res.Build.DigestStr())
 	// A second run reuses the container.
 	_, r = runResult(t, dir, env)
 	if strings.Contains(r.stderr, "creating") {
@@ -74,7 +74,7 @@ func TestBuilderEmbedded(t *testing.T) {
 	if !strings.Contains(r.stderr, "embedded buildkitd") {
 		t.Errorf("stderr does not say an embedded buildkitd was used:\n%s", r.stderr)
 	}
-	registryHas(t, strings.Replace(env["SLIPWAY_IMAGES"], "localhost:", "127.0.0.1:", 1), res.Build.Digest)
+	registryHas(t, strings.Replace(env["SLIPWAY_IMAGES"], "localhost:", "127.0.0.1:", 1), res.Build.DigestStr())
 	left, _ := filepath.Glob(filepath.Join(env["TMPDIR"], "slipway-buildkitd-*"))
 	if len(left) != 0 {
 		t.Errorf("the embedded buildkitd's directory is still there: %v", left)

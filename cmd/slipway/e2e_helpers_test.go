@@ -49,7 +49,7 @@ func runResult(t *testing.T, dir string, env map[string]string, args ...string) 
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("decoding the run result: %v\n%s", err, r.stdout)
 	}
-	if res.Build == nil || res.Build.Digest == "" {
+	if res.Build == nil || res.Build.DigestStr() == "" {
 		t.Fatalf("no build result: %s", r.stdout)
 	}
 	return &res, r

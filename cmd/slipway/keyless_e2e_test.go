@@ -38,8 +38,8 @@ func TestKeylessSignWithFulcio(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, token) {
 		t.Error("the output shows the OIDC token")
 	}
-	digest := res.Build.Digest
-	if res.Sign == nil || res.Sign.Mode != "keyless" || !res.Sign.Verified || len(res.Sign.Signed) == 0 || res.Sign.Signed[0] != digest {
+	digest := res.Build.DigestStr()
+	if res.Sign == nil || res.Sign.Mode != "keyless" || !res.Sign.Verified || len(res.Sign.Signed) == 0 || res.Sign.Signed[0].String() != digest {
 		t.Fatalf("sign result = %+v, want %s signed keyless and verified", res.Sign, digest)
 	}
 	if want := email + " (issuer " + f.Issuer.URL + ")"; res.Sign.Identity != want {
@@ -67,7 +67,8 @@ func TestKeylessSignWithFulcio(t *testing.T) {
 		return testenv.Cosign(t, "verify", "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
 			"--trusted-root", trusted, "--insecure-ignore-tlog=true", "--insecure-ignore-sct=true", ref)
 	}
-	for _, d := range res.Sign.Signed {
+	for _, h := range res.Sign.Signed {
+		d := h.String()
 		ref := repo + "@" + d
 		out, err := verify(email, f.Issuer.URL, ref)
 		if err != nil {

@@ -85,8 +85,8 @@ func TestRunSurvivesTheFirstFaultOfEachKind(t *testing.T) {
 				t.Errorf("not signed and verified: %+v", res.Sign)
 			}
 			for _, rp := range []string{upstream + "/first/" + string(f), upstream + "/first/" + string(f) + "-mirror"} {
-				if got := testenv.TagDigest(t, rp+":v1"); got != res.Build.Digest {
-					t.Errorf("%s:v1 = %s, want %s", rp, got, res.Build.Digest)
+				if got := testenv.TagDigest(t, rp+":v1"); got != res.Build.DigestStr() {
+					t.Errorf("%s:v1 = %s, want %s", rp, got, res.Build.DigestStr())
 				}
 			}
 			faulted := proxy.Faulted()
@@ -127,8 +127,8 @@ func TestRunsPublishThroughRandomFaults(t *testing.T) {
 		case 0:
 			published++
 			res := decodeRun(t, r)
-			if got := testenv.TagDigest(t, fmt.Sprintf("%s/random/s%d:v1", upstream, seed)); got != res.Build.Digest {
-				t.Errorf("seed %d: v1 = %s, want %s", seed, got, res.Build.Digest)
+			if got := testenv.TagDigest(t, fmt.Sprintf("%s/random/s%d:v1", upstream, seed)); got != res.Build.DigestStr() {
+				t.Errorf("seed %d: v1 = %s, want %s", seed, got, res.Build.DigestStr())
 			}
 		case 1:
 			t.Logf("seed %d failed cleanly: %s", seed, lastLine(r.stderr))
@@ -186,7 +186,7 @@ func TestContainersImageAcceptsCopyAll(t *testing.T) {
 				"SLIPWAY_SIGN": tc.sign, "SLIPWAY_COSIGN_KEY": priv, "COSIGN_PASSWORD": "pw", "SLIPWAY_TLOG_UPLOAD": "false",
 			})
 			res, _ := runResult(t, dir, env)
-			ref := strings.Replace(repo, "localhost:", "127.0.0.1:", 1) + "@" + res.Build.Digest
+			ref := strings.Replace(repo, "localhost:", "127.0.0.1:", 1) + "@" + res.Build.DigestStr()
 			out, err := copyAll(ref)
 			switch {
 			case tc.accepted && err != nil:

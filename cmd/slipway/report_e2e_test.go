@@ -63,7 +63,7 @@ func TestReportOnGitHubActions(t *testing.T) {
 		if !strings.Contains(r.stdout+r.stderr, "::add-mask::"+e2eToken) {
 			t.Error("the token was not masked in the log")
 		}
-		digest := res.Build.Digest
+		digest := res.Build.DigestStr()
 		raw, err := os.ReadFile(env["GITHUB_OUTPUT"])
 		if err != nil {
 			t.Fatal(err)
@@ -129,17 +129,17 @@ func TestReportOnJenkins(t *testing.T) {
 		}
 		outDir := env["SLIPWAY_OUTPUT_DIR"]
 		dotenv := testenv.ReadDotenv(t, filepath.Join(outDir, "slipway.env"))
-		if dotenv["SLIPWAY_RESULT_DIGEST"] != res.Build.Digest || dotenv["SLIPWAY_RESULT_STATUS"] != "passed" {
+		if dotenv["SLIPWAY_RESULT_DIGEST"] != res.Build.DigestStr() || dotenv["SLIPWAY_RESULT_STATUS"] != "passed" {
 			t.Errorf("run %d: slipway.env = %v", run, dotenv)
 		}
 		summary, err := os.ReadFile(filepath.Join(outDir, "slipway-summary.md"))
-		if err != nil || !strings.Contains(string(summary), res.Build.Digest) || !strings.Contains(string(summary), "Jenkins") {
+		if err != nil || !strings.Contains(string(summary), res.Build.DigestStr()) || !strings.Contains(string(summary), "Jenkins") {
 			t.Errorf("run %d: slipway-summary.md (%v):\n%s", run, err, summary)
 		}
 		if _, err := os.Stat(filepath.Join(outDir, "slipway-report.json")); err != nil {
 			t.Errorf("run %d: %v", run, err)
 		}
-		if mine := api.Mine(7); len(mine) != 1 || !strings.Contains(mine[0].Body, res.Build.Digest) {
+		if mine := api.Mine(7); len(mine) != 1 || !strings.Contains(mine[0].Body, res.Build.DigestStr()) {
 			t.Errorf("run %d: slipway's comments on #7: %+v", run, mine)
 		}
 	}

@@ -81,7 +81,7 @@ func TestSignCopyAndVerifyWithCosign(t *testing.T) {
 	if strings.Contains(r.stdout+r.stderr, "correct horse") {
 		t.Error("the output shows the key's password")
 	}
-	digest := res.Build.Digest
+	digest := res.Build.DigestStr()
 	if res.Sign == nil || !res.Sign.Verified || len(res.Sign.Signed) != 5 || len(res.Sign.Attestations) != 3 {
 		t.Fatalf("sign result = %+v, want the index, two platforms and their two provenance manifests signed (cosign sign --recursive), 2 SBOMs and a vulnerability report attested, verified", res.Sign)
 	}
@@ -103,7 +103,7 @@ func TestSignCopyAndVerifyWithCosign(t *testing.T) {
 			t.Errorf("cosign verify printed no claim for %s:\n%s", digest, out)
 		}
 		for _, p := range res.Build.Platforms {
-			pref := repo + "@" + p.Digest
+			pref := repo + "@" + p.Digest.String()
 			if out, err := testenv.Cosign(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", pref); err != nil {
 				t.Errorf("cosign verify %s (%s): %v\n%s", pref, p.Platform, err, out)
 			}
@@ -215,8 +215,8 @@ func TestKillBetweenSignAndTag(t *testing.T) {
 	}
 
 	res, r := runResult(t, dir, env)
-	if res.Build.Digest != first {
-		t.Errorf("the re-run built %s, the killed run %s", res.Build.Digest, first)
+	if res.Build.DigestStr() != first {
+		t.Errorf("the re-run built %s, the killed run %s", res.Build.DigestStr(), first)
 	}
 	if got := testenv.TagDigest(t, repo+":v1"); got != first {
 		t.Errorf("v1 = %s, want %s", got, first)
@@ -280,8 +280,8 @@ func TestCopyMountsWithinOneRegistry(t *testing.T) {
 	})
 	mark := e.Mark(t)
 	res, _ := runResult(t, dir, env)
-	if got := testenv.TagDigest(t, repoB+":v1"); got != res.Build.Digest {
-		t.Errorf("%s:v1 = %s, want %s", repoB, got, res.Build.Digest)
+	if got := testenv.TagDigest(t, repoB+":v1"); got != res.Build.DigestStr() {
+		t.Errorf("%s:v1 = %s, want %s", repoB, got, res.Build.DigestStr())
 	}
 	pathB := "/v2" + strings.TrimPrefix(repoB, e.Registry) + "/blobs/uploads/"
 	fromA := "from=" + url.QueryEscape(strings.TrimPrefix(repoA, e.Registry+"/"))

@@ -23,7 +23,7 @@ func TestBuilderTCPWithMTLS(t *testing.T) {
 		"SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
 	})
 	res, _ := runResult(t, dir, env)
-	registryHas(t, env["SLIPWAY_IMAGES"], res.Build.Digest)
+	registryHas(t, env["SLIPWAY_IMAGES"], res.Build.DigestStr())
 
 	// Without the client certificate the daemon refuses the connection.
 	delete(env, "BUILDKIT_TLS_CERT")

@@ -38,3 +38,29 @@ func TestLightPackagesDoNotLinkHeavyLibraries(t *testing.T) {
 		}
 	}
 }
+
+// fences are the slipway packages a package may not reach, even through
+// others: identities and options are translated at the edge
+// (internal/stages), so that a stage knows neither the inputs' shape nor
+// the CI platform.
+var fences = map[string][]string{
+	"./internal/registry": {"internal/ci", "internal/config", "internal/pipeline"},
+	"./internal/artifact": {"internal/ci", "internal/config", "internal/pipeline"},
+}
+
+func TestFences(t *testing.T) {
+	const module = "github.com/slipway-ci/slipway/"
+	for pkg, banned := range fences {
+		out, err := exec.Command("go", "list", "-deps", "../../"+strings.TrimPrefix(pkg, "./")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, b := range banned {
+				if dep == module+b {
+					t.Errorf("%s imports %s; translate at the edge (internal/stages) instead", pkg, b)
+				}
+			}
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	"github.com/moby/buildkit/solver/errdefs"
@@ -49,15 +51,15 @@ type Stage struct {
 // Pusher pushes an image from an OCI layout to a repository by digest.
 type Pusher interface {
 	// StartUpload begins the push to repo from the layout at dir.
-	StartUpload(ctx context.Context, dir, repo string) (Upload, error)
+	StartUpload(ctx context.Context, dir string, repo name.Repository) (Upload, error)
 }
 
 // Upload is one push under way: Blob uploads a blob of the layout now,
 // Finish pushes the image with digest once the build is done (the blobs
 // left, then the manifests), Abort gives up.
 type Upload interface {
-	Blob(digest string)
-	Finish(ctx context.Context, digest string) error
+	Blob(h v1.Hash)
+	Finish(ctx context.Context, h v1.Hash) error
 	Abort()
 }
 
@@ -110,12 +112,12 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 
 	onBlob := func(digest.Digest) {}
 	var up Upload
-	if repo := pub.Primary(); repo != "" {
+	if repo, push := pub.Primary(); push {
 		if up, err = s.Pusher.StartUpload(ctx, layout, repo); err != nil {
 			return nil, err
 		}
 		defer up.Abort() // after Finish: nothing left to stop
-		onBlob = func(d digest.Digest) { up.Blob(d.String()) }
+		onBlob = func(d digest.Digest) { up.Blob(v1.Hash{Algorithm: d.Algorithm().String(), Hex: d.Encoded()}) }
 	}
 	store, err := layoutStore(layout, onBlob)
 	if err != nil {
@@ -173,6 +175,10 @@ func (s *Stage) result(b *pipeline.BuildPlan, pub *pipeline.PublishPlan, layout 
 	if dgst == "" {
 		return nil, errors.New("BuildKit returned no image digest")
 	}
+	h, err := v1.NewHash(dgst)
+	if err != nil {
+		return nil, fmt.Errorf("BuildKit's image digest: %w", err)
+	}
 	desc, err := base64.StdEncoding.DecodeString(er[exptypes.ExporterImageDescriptorKey])
 	if err != nil {
 		return nil, fmt.Errorf("BuildKit's image descriptor: %w", err)
@@ -184,10 +190,10 @@ func (s *Stage) result(b *pipeline.BuildPlan, pub *pipeline.PublishPlan, layout 
 		exptypes.ExporterImageDigestKey:     dgst,
 		exptypes.ExporterImageDescriptorKey: json.RawMessage(desc),
 	}
-	if repo := pub.Primary(); repo != "" {
-		md[exptypes.ExporterImageNameKey] = repo + "@" + dgst
+	if repo, push := pub.Primary(); push {
+		md[exptypes.ExporterImageNameKey] = repo.Digest(h.String()).String()
 	}
-	platforms, err := platformImages(layout, dgst)
+	platforms, err := platformImages(layout, h)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +205,7 @@ func (s *Stage) result(b *pipeline.BuildPlan, pub *pipeline.PublishPlan, layout 
 		return nil, fmt.Errorf("writing the build metadata: %w", err)
 	}
 	return &pipeline.BuildResult{
-		Digest: dgst, Platforms: platforms, LayoutDir: layout, Metadata: md,
+		Digest: h, Platforms: platforms, LayoutDir: layout, Metadata: md,
 		Steps: steps.Total, CachedSteps: steps.Cached,
 	}, nil
 }

@@ -1,6 +1,8 @@
 package build
 
 import (
+	"github.com/slipway-ci/slipway/internal/meta"
+
 	"maps"
 	"testing"
 	"time"
@@ -59,7 +61,11 @@ func TestAttestationAttrs(t *testing.T) {
 }
 
 func TestAnnotationAttrs(t *testing.T) {
-	in := []string{"manifest:org.opencontainers.image.title=app", "index:org.opencontainers.image.version=1.0", "plain=x"}
+	in := []meta.Annotation{
+		{Level: "manifest", Key: "org.opencontainers.image.title", Value: "app"},
+		{Level: "index", Key: "org.opencontainers.image.version", Value: "1.0"},
+		{Level: "manifest", Key: "plain", Value: "x"},
+	}
 	got := annotationAttrs(in, true)
 	want := map[string]string{
 		"annotation-manifest.org.opencontainers.image.title": "app",

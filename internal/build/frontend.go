@@ -11,6 +11,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/meta"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -106,22 +107,17 @@ func sbomAttr(v, generator string) (string, bool) {
 	return "", true
 }
 
-// annotationAttrs turns metadata-action's "level:key=value" annotations
-// into image exporter attributes (annotation-manifest.key=value). Index
-// levels are dropped when the result is a lone manifest (one platform, no
+// annotationAttrs turns the metadata's annotations into image exporter
+// attributes (annotation-<level>.<key>=<value>). Index levels are
+// dropped when the result is a lone manifest (one platform, no
 // attestation), which has no index to annotate.
-func annotationAttrs(annotations []string, index bool) map[string]string {
+func annotationAttrs(annotations []meta.Annotation, index bool) map[string]string {
 	out := map[string]string{}
 	for _, a := range annotations {
-		level, kv, ok := strings.Cut(a, ":")
-		if !ok || strings.Contains(level, "=") {
-			level, kv = "manifest", a
-		}
-		k, v, _ := strings.Cut(kv, "=")
-		if !index && strings.HasPrefix(level, "index") {
+		if !index && strings.HasPrefix(a.Level, "index") {
 			continue // a single-platform image has no index to annotate
 		}
-		out["annotation-"+level+"."+k] = v
+		out["annotation-"+a.Level+"."+a.Key] = a.Value
 	}
 	return out
 }

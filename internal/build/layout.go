@@ -12,12 +12,12 @@ import (
 // platformImages reads, from the OCI layout at dir, the images of the
 // result whose digest is dgst: each platform's manifest digest and image
 // size (config and layers), attestation manifests left out.
-func platformImages(dir string, dgst string) ([]pipeline.PlatformImage, error) {
+func platformImages(dir string, dgst v1.Hash) ([]pipeline.PlatformImage, error) {
 	l, err := ocilayout.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	t, err := l.Resolve(dgst)
+	t, err := l.Resolve(dgst.String())
 	if err != nil {
 		return nil, fmt.Errorf("build result: %w", err)
 	}
@@ -56,5 +56,5 @@ func imageInfo(img v1.Image, platform *v1.Platform) (pipeline.PlatformImage, err
 	for _, l := range m.Layers {
 		size += l.Size
 	}
-	return pipeline.PlatformImage{Platform: platform.String(), Digest: dgst.String(), Size: size}, nil
+	return pipeline.PlatformImage{Platform: platform.String(), Digest: dgst, Config: m.Config.Digest, Size: size}, nil
 }

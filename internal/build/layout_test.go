@@ -30,17 +30,17 @@ func TestPlatformImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	dgst, _ := idx.Digest()
-	got, err := platformImages(dir, dgst.String())
+	got, err := platformImages(dir, dgst)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, _ := amd64.Manifest()
 	size := m.Config.Size + m.Layers[0].Size + m.Layers[1].Size
 	d, _ := amd64.Digest()
-	if len(got) != 1 || got[0].Platform != "linux/amd64" || got[0].Digest != d.String() || got[0].Size != size {
+	if len(got) != 1 || got[0].Platform != "linux/amd64" || got[0].Digest != d || got[0].Config != m.Config.Digest || got[0].Size != size {
 		t.Errorf("platformImages = %+v, want linux/amd64 %s of %d bytes", got, d, size)
 	}
-	if _, err := platformImages(dir, "sha256:"+strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "build result") {
+	if _, err := platformImages(dir, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}); err == nil || !strings.Contains(err.Error(), "build result") {
 		t.Errorf("unknown digest: err = %v", err)
 	}
 }

@@ -1,6 +1,10 @@
 package csvlist
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/slipway-ci/slipway/internal/jsstring"
+)
 
 // Opts are the options of docker/actions-toolkit's Util.getList (and
 // getInputList) that slipway's list inputs use.
@@ -41,14 +45,10 @@ func Split(input string, opts Opts) ([]string, error) {
 			entries = strings.Split(rec[0], ",")
 		}
 		for _, e := range entries {
-			if e = strings.Trim(e, jsSpace); e != "" {
+			if e = jsstring.Trim(e); e != "" {
 				out = append(out, e)
 			}
 		}
 	}
 	return out, nil
 }
-
-// jsSpace is what JavaScript's String#trim strips: ECMA-262 WhiteSpace and
-// LineTerminator.
-const jsSpace = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"

@@ -182,7 +182,7 @@ func TestShortSHALengthAndLevels(t *testing.T) {
 	if want := []string{"860c1904a1ce", "sha-860c1904a1ce"}; !slices.Equal(res.TagNames, want) {
 		t.Errorf("tag names = %q, want %q", res.TagNames, want)
 	}
-	if len(res.Annotations) != 16 || res.Annotations[8][:6] != "index:" {
+	if len(res.Annotations) != 16 || res.Annotations[8].Level != "index" {
 		t.Errorf("annotations = %q", res.Annotations)
 	}
 }

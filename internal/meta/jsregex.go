@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/slipway-ci/slipway/internal/jsstring"
 )
 
 // This file translates JavaScript regular expressions, as metadata-action
@@ -30,7 +32,7 @@ type jsRegexp struct {
 }
 
 const (
-	jsSpaceClass = `\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}`
+	jsSpaceClass = jsstring.Space
 	jsDotClass   = `[^\n\r\x{2028}\x{2029}]`
 )
 

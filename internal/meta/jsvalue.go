@@ -4,24 +4,16 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/slipway-ci/slipway/internal/jsstring"
 )
 
 // This file holds the few JavaScript value semantics the port depends on:
 // Number(string), Number#toString, String#trim and the string conversion
 // Handlebars applies to what an expression returns.
 
-// jsWhitespace reports whether r is stripped by String.prototype.trim
-// (WhiteSpace and LineTerminator in ECMA-262).
-func jsWhitespace(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
-		return true
-	}
-	return r >= 0x2000 && r <= 0x200a
-}
-
 // jsTrim is String.prototype.trim.
-func jsTrim(s string) string { return strings.TrimFunc(s, jsWhitespace) }
+func jsTrim(s string) string { return jsstring.Trim(s) }
 
 // jsNumber is Number(s) for a string: it returns false where JavaScript
 // gives NaN.

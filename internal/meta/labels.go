@@ -21,6 +21,16 @@ type KV struct {
 // String is key=value.
 func (kv KV) String() string { return kv.Key + "=" + kv.Value }
 
+// Annotation is one OCI annotation at one level: manifest, index,
+// manifest-descriptor or index-descriptor, optionally with a platform,
+// e.g. manifest[linux/amd64].
+type Annotation struct {
+	Level, Key, Value string
+}
+
+// String is metadata-action's output form, level:key=value.
+func (a Annotation) String() string { return a.Level + ":" + a.Key + "=" + a.Value }
+
 // createdLayout is Date.prototype.toISOString's layout.
 const createdLayout = "2006-01-02T15:04:05.000Z"
 

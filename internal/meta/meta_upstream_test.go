@@ -169,7 +169,7 @@ func checkMetaCase(t *testing.T, c metaCase, revision string, res *Result) {
 	if wantAnnotations == nil {
 		wantAnnotations = wantLabels
 	}
-	if got := stripLevel(res.Annotations); !slices.Equal(got, wantAnnotations) {
+	if got := stripLevel(res.AnnotationStrings()); !slices.Equal(got, wantAnnotations) {
 		t.Errorf("annotations =\n%q\nwant\n%q", got, wantAnnotations)
 	}
 }
@@ -479,8 +479,8 @@ func TestUpstreamAnnotationLevels(t *testing.T) {
 			want = append(want, level+":"+l)
 		}
 	}
-	if !slices.Equal(res.Annotations, want) {
-		t.Errorf("annotations =\n%q\nwant\n%q", res.Annotations, want)
+	if !slices.Equal(res.AnnotationStrings(), want) {
+		t.Errorf("annotations =\n%q\nwant\n%q", res.AnnotationStrings(), want)
 	}
 	if !slices.Equal(res.Images, []string{"user/app"}) {
 		t.Errorf("images = %q", res.Images)

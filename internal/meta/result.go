@@ -25,8 +25,8 @@ type Result struct {
 	TagNames []string
 	// Labels are the OCI labels, sorted by key.
 	Labels []KV
-	// Annotations are "level:key=value" for each annotation level.
-	Annotations []string
+	// Annotations are each annotation at each annotation level.
+	Annotations []Annotation
 	// Warnings are what metadata-action logs as warnings (a tag that is
 	// not semver, a pattern that does not match...).
 	Warnings []string
@@ -65,7 +65,7 @@ func (s *Spec) Compute(c *ci.Context, now time.Time) (*Result, error) {
 	}
 	for _, level := range s.annotationLevels {
 		for _, a := range annotations {
-			r.Annotations = append(r.Annotations, level+":"+a.String())
+			r.Annotations = append(r.Annotations, Annotation{Level: level, Key: a.Key, Value: a.Value})
 		}
 	}
 	r.Warnings = ev.warnings
@@ -103,7 +103,19 @@ func (r *Result) LabelsOutput() string {
 
 // AnnotationsOutput is the `annotations` output, joined with
 // sep-annotations.
-func (r *Result) AnnotationsOutput() string { return strings.Join(r.Annotations, r.sepAnnotations) }
+func (r *Result) AnnotationsOutput() string {
+	return strings.Join(r.AnnotationStrings(), r.sepAnnotations)
+}
+
+// AnnotationStrings renders the annotations in metadata-action's form,
+// level:key=value.
+func (r *Result) AnnotationStrings() []string {
+	out := make([]string, len(r.Annotations))
+	for i, a := range r.Annotations {
+		out[i] = a.String()
+	}
+	return out
+}
 
 // labelLine is the expression meta.ts getJSON reads labels with: the
 // value stops at the first line terminator.
@@ -122,7 +134,7 @@ func (r *Result) JSON() ([]byte, error) {
 		{"tags", nonNil(r.Tags)},
 		{"tag-names", nonNil(r.TagNames)},
 		{"labels", jsObject(r.labelPairs())},
-		{"annotations", nonNil(r.Annotations)},
+		{"annotations", r.AnnotationStrings()},
 		{"version", r.Version},
 	}
 	for i, f := range fields {

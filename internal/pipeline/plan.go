@@ -7,6 +7,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -85,7 +86,7 @@ type BuildPlan struct {
 	OutputDir     string   `json:"output-dir"`
 	// Labels and annotations come from the metadata.
 	Labels      map[string]string `json:"-"`
-	Annotations []string          `json:"-"`
+	Annotations []meta.Annotation `json:"-"`
 	// secrets, buildArgs and the raw entries hold the values, kept out of
 	// the printed plan (cache entries and contexts may carry credentials).
 	secrets                           []config.Secret
@@ -107,25 +108,57 @@ func (b *BuildPlan) BuildArgValues() map[string]string { return b.buildArgs }
 
 // PublishPlan says where the image goes.
 type PublishPlan struct {
-	Push         bool                `json:"push"`
-	Repositories []string            `json:"repositories"`     // by-digest pushes, in order
-	Registries   []string            `json:"registries"`       // distinct hosts
-	Tags         map[string][]string `json:"tags"`             // repository → tags moved last
-	Reason       string              `json:"reason,omitempty"` // why not pushing
+	Push         bool              `json:"push"`
+	Repositories []name.Repository `json:"repositories"`     // by-digest pushes, in order
+	Registries   []string          `json:"registries"`       // distinct hosts
+	Tags         []name.Tag        `json:"-"`                // moved last, in their repositories
+	Reason       string            `json:"reason,omitempty"` // why not pushing
+}
+
+// MarshalJSON renders the plan with its tags by repository, as they are
+// printed: {"ghcr.io/acme/app": ["v1", "latest"]}.
+func (p PublishPlan) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Push         bool                `json:"push"`
+		Repositories []name.Repository   `json:"repositories"`
+		Registries   []string            `json:"registries"`
+		Tags         map[string][]string `json:"tags"`
+		Reason       string              `json:"reason,omitempty"`
+	}{p.Push, nonNil(p.Repositories), nonNil(p.Registries), p.TagNames(), p.Reason})
+}
+
+// TagNames renders Tags by repository: repository → tag names.
+func (p *PublishPlan) TagNames() map[string][]string {
+	m := map[string][]string{}
+	for _, t := range p.Tags {
+		m[t.Context().Name()] = append(m[t.Context().Name()], t.TagStr())
+	}
+	return m
+}
+
+// TagsIn are the tags planned in repo.
+func (p *PublishPlan) TagsIn(repo name.Repository) []name.Tag {
+	var out []name.Tag
+	for _, t := range p.Tags {
+		if t.Context() == repo {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // Primary is the repository the build pushes to and signing happens in;
-// "" when nothing is pushed.
-func (p *PublishPlan) Primary() string {
+// false when nothing is pushed.
+func (p *PublishPlan) Primary() (name.Repository, bool) {
 	if !p.Push || len(p.Repositories) == 0 {
-		return ""
+		return name.Repository{}, false
 	}
-	return p.Repositories[0]
+	return p.Repositories[0], true
 }
 
 // Copies are the other repositories the digest is copied to after
 // signing.
-func (p *PublishPlan) Copies() []string {
+func (p *PublishPlan) Copies() []name.Repository {
 	if !p.Push || len(p.Repositories) < 2 {
 		return nil
 	}
@@ -169,7 +202,7 @@ type Step struct {
 	Stage  Stage  `json:"stage"`
 	Action string `json:"action"`
 	// Repository is the one repository a tag step moves tags in.
-	Repository string `json:"repository,omitempty"`
+	Repository name.Repository `json:"repository,omitzero"`
 }
 
 // Stage names.
@@ -191,10 +224,6 @@ type Inputs struct {
 	Config *config.Loaded
 	CI     *ci.Context
 	Meta   *meta.Result
-	// CanSign says whether this slipway has a signer (the stages
-	// decide); without one, sign: auto plans no signing and sign: true
-	// is bad input.
-	CanSign bool
 }
 
 // NewPlan computes the plan. It contacts nothing. Errors are input errors.
@@ -206,7 +235,7 @@ func NewPlan(in Inputs) (*Plan, error) {
 			Branch: c.Branch, Tag: c.Tag, PR: c.PRNumber, BaseRef: c.BaseRef,
 			DefaultBranch: c.Repository.DefaultBranch, Repository: c.Repository.Name, RunURL: c.RunURL, Fork: c.Fork,
 		},
-		Metadata: MetadataPlan{Version: md.Version, Tags: nonNil(md.Tags), Labels: labelMap(md), Annotations: nonNil(md.Annotations)},
+		Metadata: MetadataPlan{Version: md.Version, Tags: nonNil(md.Tags), Labels: labelMap(md), Annotations: md.AnnotationStrings()},
 	}
 	if err := p.planBuild(in.Config, md); err != nil {
 		return nil, err
@@ -215,7 +244,7 @@ func NewPlan(in Inputs) (*Plan, error) {
 		return nil, err
 	}
 	p.planScan(cfg)
-	if err := p.planSign(cfg, in.Config.OIDC, in.CanSign); err != nil {
+	if err := p.planSign(cfg, in.Config.OIDC); err != nil {
 		return nil, err
 	}
 	p.planReport(cfg, c)
@@ -223,9 +252,9 @@ func NewPlan(in Inputs) (*Plan, error) {
 	return p, nil
 }
 
-func nonNil(s []string) []string {
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }
@@ -300,7 +329,7 @@ func builderName(cfg *config.Config) string {
 }
 
 func (p *Plan) planPublish(cfg *config.Config, c *ci.Context, md *meta.Result) error {
-	pub := PublishPlan{Tags: map[string][]string{}}
+	pub := PublishPlan{}
 	switch cfg.Push {
 	case "true":
 		pub.Push = true
@@ -318,7 +347,7 @@ func (p *Plan) planPublish(cfg *config.Config, c *ci.Context, md *meta.Result) e
 		if err != nil {
 			return errs.Input("images", "%q is not an image repository (expected e.g. ghcr.io/owner/app): %v", img, err)
 		}
-		pub.Repositories = append(pub.Repositories, repo.Name())
+		pub.Repositories = append(pub.Repositories, repo)
 		hosts[repo.RegistryStr()] = true
 	}
 	// Without images, metadata-action's tags are bare tag names: nothing
@@ -331,8 +360,7 @@ func (p *Plan) planPublish(cfg *config.Config, c *ci.Context, md *meta.Result) e
 		if err != nil {
 			return errs.Input("tags", "%q is not a valid image reference: %v", ref, err)
 		}
-		repo := t.Context().Name()
-		pub.Tags[repo] = append(pub.Tags[repo], t.TagStr())
+		pub.Tags = append(pub.Tags, t)
 	}
 	for h := range hosts {
 		pub.Registries = append(pub.Registries, h)
@@ -354,15 +382,11 @@ func (p *Plan) planScan(cfg *config.Config) {
 	}
 }
 
-func (p *Plan) planSign(cfg *config.Config, oidc, canSign bool) error {
+func (p *Plan) planSign(cfg *config.Config, oidc bool) error {
 	s := SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest}
 	switch {
 	case cfg.Sign == "false":
 		s.Reason = "sign is false"
-	case !canSign && cfg.Sign == "true":
-		return errs.Input("sign", "this version of slipway cannot sign yet (expected auto or false)")
-	case !canSign:
-		s.Reason = "this version of slipway cannot sign yet"
 	case !p.Publish.Push:
 		s.Reason = "nothing is pushed, so there is no digest in a registry to sign"
 	case cfg.CosignKey != "":
@@ -419,8 +443,9 @@ func (p *Plan) steps() []Step {
 	if len(p.Build.Platforms) > 0 {
 		platforms = strings.Join(p.Build.Platforms, ", ")
 	}
-	if p.Publish.Push {
-		add(StageBuild, "build %s for %s and push by digest (no tag) to %s", p.Build.File, platforms, p.Publish.Primary())
+	primary, push := p.Publish.Primary()
+	if push {
+		add(StageBuild, "build %s for %s and push by digest (no tag) to %s", p.Build.File, platforms, primary)
 	} else {
 		add(StageBuild, "build %s for %s into %s (no push: %s)", p.Build.File, platforms, p.Build.OutputDir, p.Publish.Reason)
 	}
@@ -437,19 +462,20 @@ func (p *Plan) steps() []Step {
 		if p.Sign.Attest {
 			what += " and attest the SBOM and vulnerability report"
 		}
-		add(StageSign, "%s (%s) in %s", what, p.Sign.Mode, p.Publish.Primary())
+		add(StageSign, "%s (%s) in %s", what, p.Sign.Mode, primary)
 		add(StageVerify, "verify the signature before any tag moves")
 	}
 	if copies := p.Publish.Copies(); len(copies) > 0 {
 		if p.Sign.Enabled {
-			add(StageCopy, "copy the digest with its signatures to %s (missing blobs only), then verify them there", strings.Join(copies, ", "))
+			add(StageCopy, "copy the digest with its signatures to %s (missing blobs only), then verify them there", joined(copies))
 		} else {
-			add(StageCopy, "copy the digest to %s (missing blobs only)", strings.Join(copies, ", "))
+			add(StageCopy, "copy the digest to %s (missing blobs only)", joined(copies))
 		}
 	}
 	if p.Publish.Push {
+		names := p.Publish.TagNames()
 		for _, repo := range p.Publish.Repositories {
-			if tags := p.Publish.Tags[repo]; len(tags) > 0 {
+			if tags := names[repo.Name()]; len(tags) > 0 {
 				add(StageTag, "tag %s: %s", repo, strings.Join(tags, ", "))
 				s[len(s)-1].Repository = repo
 			}
@@ -457,4 +483,13 @@ func (p *Plan) steps() []Step {
 	}
 	add(StageReport, "write outputs and summary; %s", p.Report.Comment)
 	return s
+}
+
+// joined renders references for a person: "a, b".
+func joined[T fmt.Stringer](refs []T) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
 }

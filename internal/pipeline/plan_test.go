@@ -11,6 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/environ"
@@ -42,14 +46,14 @@ func metaResult() *meta.Result {
 
 func TestPlanPushAndSteps(t *testing.T) {
 	cfg := loaded(t, map[string]string{"cosign-key": "cosign.key", "platforms": "linux/amd64,linux/arm64"})
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult(), CanSign: true})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !p.Publish.Push || !slices.Equal(p.Publish.Registries, []string{"ghcr.io", "registry.example.com:5000"}) {
 		t.Errorf("publish = %+v", p.Publish)
 	}
-	if got := p.Publish.Tags["ghcr.io/acme/app"]; !slices.Equal(got, []string{"main", "sha-860c190"}) {
+	if got := p.Publish.TagNames()["ghcr.io/acme/app"]; !slices.Equal(got, []string{"main", "sha-860c190"}) {
 		t.Errorf("tags of ghcr.io/acme/app = %q", got)
 	}
 	var stages []Stage
@@ -67,7 +71,7 @@ func TestPlanPushAndSteps(t *testing.T) {
 
 func TestPlanPullRequestDoesNotPush(t *testing.T) {
 	pr := &ci.Context{Provider: "github", Event: ci.EventPullRequest, EventName: "pull_request", Ref: "refs/pull/7/merge", SHA: "abc", PRNumber: 7, Fork: true}
-	p, err := NewPlan(Inputs{Config: loaded(t, nil), CI: pr, Meta: &meta.Result{Images: []string{"ghcr.io/acme/app"}, Tags: []string{"ghcr.io/acme/app:pr-7"}}, CanSign: true})
+	p, err := NewPlan(Inputs{Config: loaded(t, nil), CI: pr, Meta: &meta.Result{Images: []string{"ghcr.io/acme/app"}, Tags: []string{"ghcr.io/acme/app:pr-7"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,23 +138,27 @@ func (r *recorder) hit(name string) error {
 }
 
 func (r *recorder) Build(context.Context, *BuildPlan, *PublishPlan) (*BuildResult, error) {
-	return &BuildResult{Digest: "sha256:abc"}, r.hit("build")
+	return &BuildResult{Digest: abc}, r.hit("build")
 }
 func (r *recorder) Scan(context.Context, *ScanPlan, *BuildResult) (*ScanResult, error) {
 	return r.scan, r.hit("scan")
 }
-func (r *recorder) Sign(_ context.Context, _ *SignPlan, repo string, _ *BuildResult, _ *ScanResult) (*SignResult, error) {
-	return &SignResult{Artifacts: []string{"sha256-abc.sig"}}, r.hit("sign " + repo)
+func (r *recorder) Sign(_ context.Context, _ *SignPlan, repo name.Repository, _ *BuildResult, _ *ScanResult) (*SignResult, error) {
+	return &SignResult{Artifacts: []artifact.Attached{{Kind: artifact.Signature, Subject: abc}}}, r.hit("sign " + repo.String())
 }
-func (r *recorder) Verify(_ context.Context, _ *SignPlan, repos []string, _ *BuildResult, _ *SignResult) error {
-	return r.hit("verify " + strings.Join(repos, ","))
+func (r *recorder) Verify(_ context.Context, _ *SignPlan, repos []name.Repository, _ *BuildResult, _ *SignResult) error {
+	return r.hit("verify " + joined(repos))
 }
-func (r *recorder) Copy(_ context.Context, from string, to []string, _ *BuildResult, artifacts []string) error {
-	return r.hit("copy " + from + " " + strings.Join(to, ",") + " " + strings.Join(artifacts, ","))
+func (r *recorder) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, attached []artifact.Attached) error {
+	return r.hit("copy " + src.Context().String() + " " + joined(to) + " " + joined(attached))
 }
-func (r *recorder) Tag(_ context.Context, repo, digest string, _ []string) error {
-	return r.hit("tag " + repo + "@" + digest)
+func (r *recorder) Tag(_ context.Context, d name.Digest, _ []name.Tag) error {
+	return r.hit("tag " + d.String())
 }
+
+// abc is the recorder's build digest.
+var abc = v1.Hash{Algorithm: "sha256", Hex: "abc"}
+
 func (r *recorder) Notify(context.Context, *Plan, *Result) error { return r.hit("report") }
 
 func (r *recorder) stages() Stages {
@@ -159,7 +167,7 @@ func (r *recorder) stages() Stages {
 
 func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 	cfg := loaded(t, map[string]string{"cosign-key": "cosign.key"})
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult(), CanSign: true})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,14 +183,15 @@ func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 	if !slices.Equal(r.calls, want) {
 		t.Errorf("calls = %q, want %q", r.calls, want)
 	}
+	ra, rb := name.MustParseReference(a+":x").Context(), name.MustParseReference(b+":x").Context()
 	wantImages := []PublishedImage{
-		{Repository: a, Ref: a + "@sha256:abc", Tags: []string{a + ":main", a + ":sha-860c190"}},
-		{Repository: b, Ref: b + "@sha256:abc", Tags: []string{b + ":main"}},
+		{Repository: ra, Ref: ra.Digest("sha256:abc"), Tags: []name.Tag{ra.Tag("main"), ra.Tag("sha-860c190")}},
+		{Repository: rb, Ref: rb.Digest("sha256:abc"), Tags: []name.Tag{rb.Tag("main")}},
 	}
 	if js, want := fmt.Sprint(res.Images), fmt.Sprint(wantImages); js != want {
 		t.Errorf("images = %s, want %s", js, want)
 	}
-	if sigs := res.Sign.Signatures; !slices.Equal(sigs, []string{b + ":sha256-abc.sig"}) || !res.Sign.Verified {
+	if sigs := joined(res.Sign.Signatures); sigs != b+":sha256-abc.sig" || !res.Sign.Verified {
 		t.Errorf("sign result = %+v", res.Sign)
 	}
 
@@ -216,7 +225,7 @@ func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 }
 
 func TestDryRunWalksTheSamePlan(t *testing.T) {
-	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult(), CanSign: true})
+	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,16 +252,12 @@ func TestPlanWithoutImages(t *testing.T) {
 	}
 }
 
-// Without a signer, sign: auto plans none and sign: true is bad input.
-func TestPlanWithoutSigner(t *testing.T) {
-	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult()})
-	if err != nil || p.Sign.Enabled || !strings.Contains(p.Sign.Reason, "cannot sign") {
-		t.Errorf("sign: auto without a signer: %+v, %v", p.Sign, err)
-	}
-	_, err = NewPlan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult()})
+// sign: true with neither a key nor an OIDC token is bad input.
+func TestPlanSignTrueWithoutIdentity(t *testing.T) {
+	_, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult()})
 	var ie *errs.InputError
 	if !errors.As(err, &ie) || ie.Input != "sign" {
-		t.Errorf("sign: true without a signer: %v, want an input error", err)
+		t.Errorf("sign: true without a key or token: %v, want an input error", err)
 	}
 }
 
@@ -299,14 +304,14 @@ func planText(t *testing.T, p *Plan) string {
 // input; keyless without the transparency log is planned with a warning,
 // which the run's result carries.
 func TestPlanKeyless(t *testing.T) {
-	_, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult(), CanSign: true})
+	_, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult()})
 	var ie *errs.InputError
 	if !errors.As(err, &ie) || ie.Input != "sign" || !strings.Contains(err.Error(), "OIDC") {
 		t.Errorf("sign: true without a key or token: %v, want an input error", err)
 	}
 	cfg := loaded(t, map[string]string{"tlog-upload": "false"})
 	cfg.OIDC = true
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult(), CanSign: true})
+	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil || p.Sign.Mode != "keyless" || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "10 minutes") {
 		t.Fatalf("keyless without the log: %+v %q, %v", p.Sign, p.Warnings, err)
 	}

@@ -20,8 +20,6 @@ type PrepareOptions struct {
 	// MetaOnly computes the metadata only: no build checks (context,
 	// Dockerfile), no plan.
 	MetaOnly bool
-	// CanSign says whether the stages include a signer.
-	CanSign bool
 	// Log receives warnings and GitHub workflow commands (::add-mask::):
 	// stderr, so that stdout carries results only.
 	Log        io.Writer
@@ -111,7 +109,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 		// slipway meta needs no plan: no images, no secrets required.
 		return &Prepared{Config: cfg, Provider: prov, CI: cictx, Meta: md}, nil
 	}
-	plan, err := NewPlan(Inputs{Config: cfg, CI: cictx, Meta: md, CanSign: o.CanSign})
+	plan, err := NewPlan(Inputs{Config: cfg, CI: cictx, Meta: md})
 	if err != nil {
 		return nil, err
 	}

@@ -71,8 +71,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	} else {
 		row("push", "no ("+p.Publish.Reason+")")
 	}
+	tags := p.Publish.TagNames()
 	for _, repo := range p.Publish.Repositories {
-		row(repo, p.Publish.Tags[repo])
+		row(repo.Name(), tags[repo.Name()])
 	}
 
 	section("Scan")

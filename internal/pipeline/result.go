@@ -1,6 +1,13 @@
 package pipeline
 
-import "time"
+import (
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/slipway-ci/slipway/internal/artifact"
+)
 
 // The result model: what each stage produced. The report renders it
 // (outputs, summary, comment, slipway-report.json); --output json prints it.
@@ -24,7 +31,7 @@ type Result struct {
 
 // BuildResult is what the build stage produced.
 type BuildResult struct {
-	Digest    string          `json:"digest"` // index (or manifest) digest; "" in a dry run
+	Digest    v1.Hash         `json:"digest,omitzero"` // index (or manifest) digest; zero in a dry run
 	Platforms []PlatformImage `json:"platforms"`
 	LayoutDir string          `json:"layout-dir"` // local OCI layout of the result
 	// Metadata is what buildx writes to --metadata-file
@@ -36,11 +43,30 @@ type BuildResult struct {
 	CachedSteps int `json:"cached-steps"`
 }
 
+// DigestStr is the digest as outputs render it: "" in a dry run.
+func (b *BuildResult) DigestStr() string {
+	if b.Digest == (v1.Hash{}) {
+		return ""
+	}
+	return b.Digest.String()
+}
+
+// In is the built digest in repo (with no digest in a dry run).
+func (b *BuildResult) In(repo name.Repository) name.Digest {
+	if b.Digest == (v1.Hash{}) {
+		return repo.Digest("")
+	}
+	return repo.Digest(b.Digest.String())
+}
+
 // PlatformImage is one platform's manifest.
 type PlatformImage struct {
-	Platform string `json:"platform"`
-	Digest   string `json:"digest"`
-	Size     int64  `json:"size"`
+	Platform string  `json:"platform"`
+	Digest   v1.Hash `json:"digest"`
+	// Config is its image config's digest (what `docker images` calls
+	// the image ID).
+	Config v1.Hash `json:"config,omitzero"`
+	Size   int64   `json:"size"`
 }
 
 // ScanResult is everything the scan found and wrote, and the gate's verdict.
@@ -123,13 +149,13 @@ type SignResult struct {
 	// Signed is every digest signed: the index and each manifest in it
 	// (platform images and attestation manifests), as cosign sign
 	// --recursive.
-	Signed []string `json:"signed"`
-	// Artifacts are the tags of cosign's signature and attestation
-	// manifests (sha256-<hex>.sig, .att) in the signing repository: what
+	Signed []v1.Hash `json:"signed"`
+	// Artifacts are cosign's signature and attestation manifests
+	// (tagged sha256-<hex>.sig, .att) in the signing repository: what
 	// the copy step carries along with the image.
-	Artifacts []string `json:"artifacts"`
-	// Signatures are those manifests' references in every repository.
-	Signatures   []string      `json:"signatures"`
+	Artifacts []artifact.Attached `json:"artifacts"`
+	// Signatures are those manifests' tags in every repository.
+	Signatures   []name.Tag    `json:"signatures"`
 	Attestations []Attestation `json:"attestations"`
 	// Identity is the signer: the key's public key fingerprint, or the
 	// certificate's subject and issuer for keyless.
@@ -157,7 +183,7 @@ type Attestation struct {
 
 // PublishedImage is the digest in one repository.
 type PublishedImage struct {
-	Repository string   `json:"repository"`
-	Ref        string   `json:"ref"`  // repository@digest
-	Tags       []string `json:"tags"` // full references, once moved
+	Repository name.Repository `json:"repository"`
+	Ref        name.Digest     `json:"ref"`
+	Tags       []name.Tag      `json:"tags"` // once moved
 }

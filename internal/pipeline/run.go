@@ -7,6 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
 
@@ -27,21 +30,22 @@ type Scanner interface {
 // Signer signs and attests the built digest in one repository, and
 // verifies what it signed in any repository holding a copy.
 type Signer interface {
-	Sign(ctx context.Context, s *SignPlan, repo string, built *BuildResult, scanned *ScanResult) (*SignResult, error)
-	Verify(ctx context.Context, s *SignPlan, repos []string, built *BuildResult, signed *SignResult) error
+	Sign(ctx context.Context, s *SignPlan, repo name.Repository, built *BuildResult, scanned *ScanResult) (*SignResult, error)
+	Verify(ctx context.Context, s *SignPlan, repos []name.Repository, built *BuildResult, signed *SignResult) error
 }
 
-// Copier copies the built digest, and the signature and attestation
-// manifests tagged artifacts in from, to other repositories, by digest:
-// only blobs a destination lacks are uploaded, and inside one registry
-// they are mounted across repositories.
+// Copier copies the built digest src (read from the build's OCI layout
+// in layoutDir), and cosign's manifests attached to it in its
+// repository, to other repositories, by digest: only blobs a
+// destination lacks are uploaded, and inside one registry they are
+// mounted across repositories.
 type Copier interface {
-	Copy(ctx context.Context, from string, to []string, built *BuildResult, artifacts []string) error
+	Copy(ctx context.Context, layoutDir string, src name.Digest, to []name.Repository, attached []artifact.Attached) error
 }
 
 // Tagger moves tags onto the digest, last.
 type Tagger interface {
-	Tag(ctx context.Context, repo, digest string, tags []string) error
+	Tag(ctx context.Context, d name.Digest, tags []name.Tag) error
 }
 
 // Notifier reports the result (outputs, summary, comment).
@@ -100,8 +104,8 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 	switch step.Stage {
 	case StageBuild:
 		r.Build, err = st.Builder.Build(ctx, &p.Build, &p.Publish)
-		if err == nil && p.Publish.Push {
-			r.published(p.Publish.Primary())
+		if primary, push := p.Publish.Primary(); err == nil && push {
+			r.published(primary)
 		}
 	case StageScan:
 		r.Scan, err = st.Scanner.Scan(ctx, &p.Scan, r.Build)
@@ -110,18 +114,21 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 			err = fmt.Errorf("%s; the digest was left untagged", r.Scan.Verdict)
 		}
 	case StageSign:
-		r.Sign, err = st.Signer.Sign(ctx, &p.Sign, p.Publish.Primary(), r.Build, r.Scan)
+		primary, _ := p.Publish.Primary()
+		r.Sign, err = st.Signer.Sign(ctx, &p.Sign, primary, r.Build, r.Scan)
 	case StageVerify:
-		err = st.Signer.Verify(ctx, &p.Sign, []string{p.Publish.Primary()}, r.Build, r.Sign)
+		primary, _ := p.Publish.Primary()
+		err = st.Signer.Verify(ctx, &p.Sign, []name.Repository{primary}, r.Build, r.Sign)
 		if err == nil && r.Sign != nil {
 			r.Sign.Verified = true
 		}
 	case StageCopy:
 		err = r.copy(ctx, p, st)
 	case StageTag:
-		err = st.Tagger.Tag(ctx, step.Repository, r.Build.Digest, p.Publish.Tags[step.Repository])
+		tags := p.Publish.TagsIn(step.Repository)
+		err = st.Tagger.Tag(ctx, r.Build.In(step.Repository), tags)
 		if err == nil {
-			r.tagged(step.Repository, p.Publish.Tags[step.Repository])
+			r.tagged(step.Repository, tags)
 		}
 	case StageReport:
 		err = st.Notifier.Notify(ctx, p, r)
@@ -134,19 +141,23 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 // copy copies the digest and its signatures from the first repository
 // to the others, then verifies the signatures there before any tag moves.
 func (r *Result) copy(ctx context.Context, p *Plan, st Stages) error {
-	from, to := p.Publish.Primary(), p.Publish.Copies()
-	var artifacts []string
+	from, _ := p.Publish.Primary()
+	to := p.Publish.Copies()
+	var attached []artifact.Attached
 	if r.Sign != nil {
-		artifacts = r.Sign.Artifacts
+		attached = r.Sign.Artifacts
 	}
-	if err := st.Copier.Copy(ctx, from, to, r.Build, artifacts); err != nil {
+	if r.Build == nil {
+		return fmt.Errorf("copying to %s: nothing was built", joined(to))
+	}
+	if err := st.Copier.Copy(ctx, r.Build.LayoutDir, r.Build.In(from), to, attached); err != nil {
 		return err
 	}
 	for _, repo := range to {
 		r.published(repo)
 		if r.Sign != nil {
-			for _, a := range artifacts {
-				r.Sign.Signatures = append(r.Sign.Signatures, repo+":"+a)
+			for _, a := range attached {
+				r.Sign.Signatures = append(r.Sign.Signatures, a.In(repo))
 			}
 		}
 	}
@@ -158,16 +169,14 @@ func (r *Result) copy(ctx context.Context, p *Plan, st Stages) error {
 	return nil
 }
 
-func (r *Result) published(repo string) {
-	r.Images = append(r.Images, PublishedImage{Repository: repo, Ref: repo + "@" + r.Build.Digest, Tags: []string{}})
+func (r *Result) published(repo name.Repository) {
+	r.Images = append(r.Images, PublishedImage{Repository: repo, Ref: r.Build.In(repo), Tags: []name.Tag{}})
 }
 
-func (r *Result) tagged(repo string, tags []string) {
+func (r *Result) tagged(repo name.Repository, tags []name.Tag) {
 	for i := range r.Images {
 		if r.Images[i].Repository == repo {
-			for _, t := range tags {
-				r.Images[i].Tags = append(r.Images[i].Tags, repo+":"+t)
-			}
+			r.Images[i].Tags = append(r.Images[i].Tags, tags...)
 		}
 	}
 }
@@ -185,8 +194,8 @@ func (n nop) say(format string, args ...any) { fmt.Fprintf(n.w, "  would "+forma
 
 func (n nop) Build(_ context.Context, b *BuildPlan, pub *PublishPlan) (*BuildResult, error) {
 	n.say("build %s (context %s) and keep an OCI layout under %s", b.File, b.Context, b.OutputDir)
-	if pub.Push {
-		n.say("push by digest to %s", pub.Primary())
+	if primary, push := pub.Primary(); push {
+		n.say("push by digest to %s", primary)
 	}
 	return &BuildResult{LayoutDir: b.OutputDir}, nil
 }
@@ -196,23 +205,27 @@ func (n nop) Scan(_ context.Context, s *ScanPlan, _ *BuildResult) (*ScanResult, 
 	return &ScanResult{Passed: true, Verdict: "not scanned (dry run)"}, nil
 }
 
-func (n nop) Sign(_ context.Context, s *SignPlan, repo string, _ *BuildResult, _ *ScanResult) (*SignResult, error) {
+func (n nop) Sign(_ context.Context, s *SignPlan, repo name.Repository, _ *BuildResult, _ *ScanResult) (*SignResult, error) {
 	n.say("sign (%s) in %s", s.Mode, repo)
 	return &SignResult{Mode: s.Mode, TlogIndex: -1}, nil
 }
 
-func (n nop) Verify(_ context.Context, _ *SignPlan, repos []string, _ *BuildResult, _ *SignResult) error {
+func (n nop) Verify(_ context.Context, _ *SignPlan, repos []name.Repository, _ *BuildResult, _ *SignResult) error {
 	n.say("verify the signatures in %v", repos)
 	return nil
 }
 
-func (n nop) Copy(_ context.Context, from string, to []string, _ *BuildResult, _ []string) error {
-	n.say("copy the digest and its signatures from %s to %v", from, to)
+func (n nop) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, _ []artifact.Attached) error {
+	n.say("copy the digest and its signatures from %s to %v", src.Context(), to)
 	return nil
 }
 
-func (n nop) Tag(_ context.Context, repo, _ string, tags []string) error {
-	n.say("tag %s with %v", repo, tags)
+func (n nop) Tag(_ context.Context, d name.Digest, tags []name.Tag) error {
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.TagStr()
+	}
+	n.say("tag %s with %v", d.Context(), names)
 	return nil
 }
 

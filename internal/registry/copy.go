@@ -10,7 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/artifact"
 )
 
 // Copier copies a built digest from the repository it was pushed and
@@ -29,38 +29,38 @@ type Copier struct {
 	Jobs int
 }
 
-// Copy implements pipeline.Copier.
-func (c *Copier) Copy(ctx context.Context, from string, to []string, built *pipeline.BuildResult, artifacts []string) error {
+// Copy copies src, read from the OCI layout in layoutDir, to every
+// repository of to, with attached (cosign's manifests in src's
+// repository) beside it.
+func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to []name.Repository, attached []artifact.Attached) error {
 	if len(to) == 0 {
 		return nil
 	}
-	if built == nil || built.Digest == "" {
-		return fmt.Errorf("copying to %v: the build left no digest", to)
-	}
-	src, err := name.NewRepository(from)
+	h, err := v1.NewHash(src.DigestStr())
 	if err != nil {
-		return fmt.Errorf("repository %q: %w", from, err)
+		return fmt.Errorf("copying %s: %w", src, err)
 	}
-	img, err := layoutContents(built.LayoutDir, built.Digest)
+	img, err := layoutContents(layoutDir, h)
 	if err != nil {
-		return fmt.Errorf("reading %s from the OCI layout: %w", built.Digest, err)
+		return fmt.Errorf("reading %s from the OCI layout: %w", h, err)
 	}
+	from := src.Context()
 	for i, l := range img.blobs {
 		d, err := l.Digest()
 		if err != nil {
 			return err
 		}
-		img.blobs[i] = &remote.MountableLayer{Layer: l, Reference: src.Digest(d.String())}
+		img.blobs[i] = &remote.MountableLayer{Layer: l, Reference: from.Digest(d.String())}
 	}
 	opts := RemoteOptions(ctx, c.Keychain, c.Transport)
-	arts := make(map[string]v1.Image, len(artifacts))
-	for _, tag := range artifacts {
-		ref := src.Tag(tag)
-		a, err := remote.Image(ref, opts...)
+	arts := make(map[artifact.Attached]v1.Image, len(attached))
+	for _, a := range attached {
+		ref := a.In(from)
+		img, err := remote.Image(ref, opts...)
 		if err != nil {
-			return c.Keychain.explain(src.Registry, fmt.Errorf("reading %s: %w", ref, err))
+			return c.Keychain.explain(from.Registry, fmt.Errorf("reading %s: %w", ref, err))
 		}
-		arts[tag] = a
+		arts[a] = img
 	}
 	jobs := uploadJobs(c.Jobs)
 	pusher, err := remote.NewPusher(opts...)
@@ -68,18 +68,14 @@ func (c *Copier) Copy(ctx context.Context, from string, to []string, built *pipe
 		return err
 	}
 	eg, egctx := errgroup.WithContext(ctx)
-	for _, repo := range to {
+	for _, dst := range to {
 		eg.Go(func() error {
-			dst, err := name.NewRepository(repo)
-			if err != nil {
-				return fmt.Errorf("repository %q: %w", repo, err)
-			}
 			if err := img.push(egctx, pusher, c.Keychain, c.Transport, dst, jobs); err != nil {
-				return c.Keychain.explain(dst.Registry, fmt.Errorf("copying %s@%s to %s: %w", from, built.Digest, repo, err))
+				return c.Keychain.explain(dst.Registry, fmt.Errorf("copying %s to %s: %w", src, dst, err))
 			}
-			for tag, a := range arts {
-				if err := pusher.Push(egctx, dst.Tag(tag), a); err != nil {
-					return c.Keychain.explain(dst.Registry, fmt.Errorf("copying %s:%s to %s: %w", from, tag, repo, err))
+			for a, im := range arts {
+				if err := pusher.Push(egctx, a.In(dst), im); err != nil {
+					return c.Keychain.explain(dst.Registry, fmt.Errorf("copying %s to %s: %w", a.In(from), dst, err))
 				}
 			}
 			return nil

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -21,7 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/artifact"
 )
 
 // recorder logs a registry's requests; it answers 429 to the first blob
@@ -31,6 +30,9 @@ type recorder struct {
 	mu       sync.Mutex
 	reqs     []string
 	throttle bool
+	// served, when set, receives a signal after each answer (dropped
+	// when nobody waits and its buffer is full).
+	served chan struct{}
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -47,6 +49,12 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.next.ServeHTTP(w, req)
+	if r.served != nil {
+		select {
+		case r.served <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (r *recorder) count(pred func(string) bool) int {
@@ -73,7 +81,7 @@ func TestCopy(t *testing.T) {
 	ctx := context.Background()
 	k := NewKeychain(nil, authn.NewMultiKeychain())
 	src := hostA + "/team/app"
-	pushLayout(t, k, dir, dgst.String(), src)
+	pushLayout(t, k, dir, dgst, src)
 	// A cosign-style artifact tagged next to it.
 	sigTag := "sha256-" + dgst.Hex + ".sig"
 	sig, _ := random.Image(64, 1)
@@ -82,8 +90,9 @@ func TestCopy(t *testing.T) {
 	}
 
 	sameReg, otherReg := hostA+"/mirror/app", hostB+"/acme/app"
-	built := &pipeline.BuildResult{Digest: dgst.String(), LayoutDir: dir}
-	if err := (&Copier{Keychain: k}).Copy(ctx, src, []string{sameReg, otherReg}, built, []string{sigTag}); err != nil {
+	attached := artifact.Attached{Kind: artifact.Signature, Subject: dgst}
+	srcRepo, dsts := mustRef(t, src+":x").Context(), []name.Repository{mustRef(t, sameReg+":x").Context(), mustRef(t, otherReg+":x").Context()}
+	if err := (&Copier{Keychain: k}).Copy(ctx, dir, srcRepo.Digest(dgst.String()), dsts, []artifact.Attached{attached}); err != nil {
 		t.Fatal(err)
 	}
 	for _, repo := range []string{sameReg, otherReg} {
@@ -127,10 +136,10 @@ func mustRef(t *testing.T, s string) name.Reference {
 
 // pushLayout pushes digest from the layout at dir to repo, as a build does
 // with no blob handed over before the end.
-func pushLayout(t *testing.T, k *Keychain, dir, digest, repo string) {
+func pushLayout(t *testing.T, k *Keychain, dir string, digest v1.Hash, repo string) {
 	t.Helper()
 	ctx := context.Background()
-	up, err := (&Publisher{Keychain: k}).StartUpload(ctx, dir, repo)
+	up, err := (&Publisher{Keychain: k}).StartUpload(ctx, dir, mustRef(t, repo+":x").Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,15 +188,15 @@ func randomLayout(t *testing.T, size int64) (string, v1.Hash) {
 // before Finish, manifests handed over are not uploaded as blobs, and
 // Finish only PUTs the manifests.
 func TestUploadStreamsBlobs(t *testing.T) {
-	rec := &recorder{next: quietRegistry()}
+	rec := &recorder{next: quietRegistry(), served: make(chan struct{}, 1024)}
 	host := serve(t, rec)
 	dir, dgst := randomLayout(t, 512)
-	c, err := layoutContents(dir, dgst.String())
+	c, err := layoutContents(dir, dgst)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	up, err := (&Publisher{Keychain: NewKeychain(nil, authn.NewMultiKeychain())}).StartUpload(ctx, dir, host+"/team/app")
+	up, err := (&Publisher{Keychain: NewKeychain(nil, authn.NewMultiKeychain())}).StartUpload(ctx, dir, mustRef(t, host+"/team/app:x").Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,18 +204,20 @@ func TestUploadStreamsBlobs(t *testing.T) {
 	for _, m := range c.images {
 		d, _ := m.Digest()
 		manifests = append(manifests, d.String())
-		up.Blob(d.String())
+		up.Blob(d)
 	}
 	for _, l := range c.blobs {
 		d, _ := l.Digest()
-		up.Blob(d.String())
-		up.Blob(d.String()) // twice: uploaded once
+		up.Blob(d)
+		up.Blob(d) // twice: uploaded once
 	}
 	blobPuts := func() int {
 		return rec.count(func(s string) bool { return strings.HasPrefix(s, "PUT /v2/team/app/blobs/uploads/") })
 	}
-	for i := 0; i < 100 && blobPuts() < len(c.blobs); i++ {
-		time.Sleep(20 * time.Millisecond)
+	// The uploads run in the background, before Finish: wait for their
+	// answers (a signal per answer; go test's -timeout bounds a hang).
+	for blobPuts() < len(c.blobs) {
+		<-rec.served
 	}
 	if n := blobPuts(); n != len(c.blobs) {
 		t.Fatalf("%d blob uploads before Finish, want %d", n, len(c.blobs))
@@ -217,7 +228,7 @@ func TestUploadStreamsBlobs(t *testing.T) {
 		}
 	}
 	before := rec.count(func(string) bool { return true })
-	if err := up.Finish(ctx, dgst.String()); err != nil {
+	if err := up.Finish(ctx, dgst); err != nil {
 		t.Fatal(err)
 	}
 	up.Abort() // after Finish: nothing to do
@@ -251,26 +262,26 @@ func TestUploadFailsAndAborts(t *testing.T) {
 		http.Error(w, `{"errors":[{"code":"DENIED","message":"no"}]}`, http.StatusForbidden)
 	}))
 	dir, dgst := randomLayout(t, 64)
-	c, err := layoutContents(dir, dgst.String())
+	c, err := layoutContents(dir, dgst)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &Publisher{Keychain: NewKeychain(nil, authn.NewMultiKeychain())}
-	up, err := p.StartUpload(context.Background(), dir, host+"/team/app")
+	up, err := p.StartUpload(context.Background(), dir, mustRef(t, host+"/team/app:x").Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	d, _ := c.blobs[0].Digest()
-	up.Blob(d.String())
-	err = up.Finish(context.Background(), dgst.String())
+	up.Blob(d)
+	err = up.Finish(context.Background(), dgst)
 	if err == nil || !strings.Contains(err.Error(), host+"/team/app") {
 		t.Errorf("Finish = %v, want an error naming the repository", err)
 	}
-	up, err = p.StartUpload(context.Background(), dir, host+"/team/app")
+	up, err = p.StartUpload(context.Background(), dir, mustRef(t, host+"/team/app:x").Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	up.Blob(d.String())
+	up.Blob(d)
 	up.Abort()
-	up.Blob(d.String()) // after Abort: ignored
+	up.Blob(d) // after Abort: ignored
 }

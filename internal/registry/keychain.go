@@ -16,12 +16,18 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/google"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-
-	"github.com/slipway-ci/slipway/internal/ci"
 )
 
-// Credential is a login for one registry host.
-type Credential = ci.RegistryCredential
+// Credential is a login for one registry host (internal/stages translates
+// the registry-auth input and the CI platform's logins into these).
+type Credential struct {
+	Registry string // host[:port], e.g. ghcr.io
+	Username string
+	Password string
+	// Source names where it came from, for error messages
+	// ("GITHUB_TOKEN", "CI_REGISTRY_USER/CI_REGISTRY_PASSWORD").
+	Source string
+}
 
 // Keychain resolves registry credentials, first match wins: explicit
 // registry-auth inputs, then what the CI platform hands the job (GHCR with

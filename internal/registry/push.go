@@ -39,12 +39,12 @@ func uploadJobs(n int) int {
 
 // layoutContents reads what pushing digest from the OCI layout at dir
 // uploads.
-func layoutContents(dir, digest string) (*contents, error) {
+func layoutContents(dir string, digest v1.Hash) (*contents, error) {
 	l, err := ocilayout.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	t, err := l.Resolve(digest)
+	t, err := l.Resolve(digest.String())
 	if err != nil {
 		return nil, err
 	}

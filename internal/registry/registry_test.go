@@ -67,7 +67,7 @@ func TestUploadByDigestOnly(t *testing.T) {
 	k := NewKeychain(nil, authn.NewMultiKeychain())
 	repos := []string{host + "/team/app", host + "/mirror/app"}
 	for _, repo := range repos {
-		pushLayout(t, k, dir, dgst.String(), repo)
+		pushLayout(t, k, dir, dgst, repo)
 	}
 	for _, repo := range repos {
 		ref, _ := name.NewDigest(repo + "@" + dgst.String())

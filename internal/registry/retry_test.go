@@ -68,14 +68,15 @@ func TestSurvivesTheFirstFaultOfEachKind(t *testing.T) {
 			k := NewKeychain(nil, authn.NewMultiKeychain())
 			ctx := context.Background()
 			repo := proxy.Host + "/faults/" + string(f)
-			up, err := (&Publisher{Keychain: k, Transport: tr}).StartUpload(ctx, dir, repo)
+			r := mustRef(t, repo+":x").Context()
+			up, err := (&Publisher{Keychain: k, Transport: tr}).StartUpload(ctx, dir, r)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := up.Finish(ctx, dgst.String()); err != nil {
+			if err := up.Finish(ctx, dgst); err != nil {
 				t.Fatalf("push: %v\n%s", err, log.String())
 			}
-			if err := (&Tagger{Keychain: k, Transport: tr}).Tag(ctx, repo, dgst.String(), []string{"v1"}); err != nil {
+			if err := (&Tagger{Keychain: k, Transport: tr}).Tag(ctx, r.Digest(dgst.String()), []name.Tag{r.Tag("v1")}); err != nil {
 				t.Fatalf("tag: %v\n%s", err, log.String())
 			}
 			ref, _ := name.NewTag(repo + ":v1")
@@ -125,12 +126,13 @@ func TestRandomFaults(t *testing.T) {
 		clock := newClock()
 		tr := clock.policy(time.Minute, io.Discard).Transport(nil)
 		repo := fmt.Sprintf("%s/random/s%d", proxy.Host, seed)
-		up, err := (&Publisher{Keychain: k, Transport: tr}).StartUpload(ctx, dir, repo)
+		r := mustRef(t, repo+":x").Context()
+		up, err := (&Publisher{Keychain: k, Transport: tr}).StartUpload(ctx, dir, r)
 		if err == nil {
-			err = up.Finish(ctx, dgst.String())
+			err = up.Finish(ctx, dgst)
 		}
 		if err == nil {
-			err = (&Tagger{Keychain: k, Transport: tr}).Tag(ctx, repo, dgst.String(), []string{"v1"})
+			err = (&Tagger{Keychain: k, Transport: tr}).Tag(ctx, r.Digest(dgst.String()), []name.Tag{r.Tag("v1")})
 		}
 		if err != nil {
 			t.Errorf("seed %d: %v", seed, err)

@@ -49,11 +49,7 @@ type Upload struct {
 
 // StartUpload begins a push to repo from the OCI layout at dir. Blob and
 // Finish (or Abort) complete it.
-func (p *Publisher) StartUpload(ctx context.Context, dir, repo string) (*Upload, error) {
-	r, err := name.NewRepository(repo)
-	if err != nil {
-		return nil, fmt.Errorf("repository %q: %w", repo, err)
-	}
+func (p *Publisher) StartUpload(ctx context.Context, dir string, r name.Repository) (*Upload, error) {
 	jobs := uploadJobs(p.Jobs)
 	pusher, err := remote.NewPusher(RemoteOptions(ctx, p.Keychain, p.Transport)...)
 	if err != nil {
@@ -73,14 +69,9 @@ func (p *Publisher) StartUpload(ctx context.Context, dir, repo string) (*Upload,
 	return u, nil
 }
 
-// Blob uploads the layout's blob with digest d (sha256:...) in the
-// background, once. Manifests and indexes are left for Finish, which
-// PUTs them in order.
-func (u *Upload) Blob(d string) {
-	h, err := v1.NewHash(d)
-	if err != nil {
-		return
-	}
+// Blob uploads the layout's blob h in the background, once. Manifests
+// and indexes are left for Finish, which PUTs them in order.
+func (u *Upload) Blob(h v1.Hash) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.closed || u.seen[h] {
@@ -118,11 +109,11 @@ func (u *Upload) Blob(d string) {
 // Finish waits for the uploads under way and pushes the image or index
 // with digest from the layout: its blobs not uploaded yet, then the image
 // manifests, then the index.
-func (u *Upload) Finish(ctx context.Context, digest string) error {
+func (u *Upload) Finish(ctx context.Context, digest v1.Hash) error {
 	defer u.cancel()
 	u.close()
 	if u.err != nil {
-		return u.keys.explain(u.repo.Registry, fmt.Errorf("pushing %s@%s: %w", u.repo, digest, u.err))
+		return u.keys.explain(u.repo.Registry, fmt.Errorf("pushing %s: %w", u.repo.Digest(digest.String()), u.err))
 	}
 	c, err := layoutContents(u.dir, digest)
 	if err != nil {

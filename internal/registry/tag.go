@@ -17,21 +17,20 @@ type Tagger struct {
 	Transport http.RoundTripper
 }
 
-// Tag points every tag of repo at digest, which must already be in repo.
-func (t *Tagger) Tag(ctx context.Context, repo, digest string, tags []string) error {
-	ref, err := name.NewDigest(repo + "@" + digest)
-	if err != nil {
-		return fmt.Errorf("image %s@%s: %w", repo, digest, err)
-	}
+// Tag points every tag at d, which must already be in the tags'
+// repository.
+func (t *Tagger) Tag(ctx context.Context, d name.Digest, tags []name.Tag) error {
 	opts := RemoteOptions(ctx, t.Keychain, t.Transport)
-	desc, err := remote.Get(ref, opts...)
+	desc, err := remote.Get(d, opts...)
 	if err != nil {
-		return t.Keychain.explain(ref.Context().Registry, fmt.Errorf("reading %s before tagging it: %w", ref, err))
+		return t.Keychain.explain(d.Context().Registry, fmt.Errorf("reading %s before tagging it: %w", d, err))
 	}
 	for _, tag := range tags {
-		tr := ref.Context().Tag(tag)
-		if err := remote.Tag(tr, desc, opts...); err != nil {
-			return t.Keychain.explain(ref.Context().Registry, fmt.Errorf("tagging %s as %s: %w", ref, tr, err))
+		if tag.Context() != d.Context() {
+			return fmt.Errorf("tagging %s as %s: not the same repository", d, tag)
+		}
+		if err := remote.Tag(tag, desc, opts...); err != nil {
+			return t.Keychain.explain(d.Context().Registry, fmt.Errorf("tagging %s as %s: %w", d, tag, err))
 		}
 	}
 	return nil

@@ -66,7 +66,7 @@ var errForbidden = errors.New("forbidden")
 func marker(p *pipeline.Plan) string {
 	key := p.Build.File
 	if len(p.Publish.Repositories) > 0 {
-		key = p.Publish.Repositories[0]
+		key = p.Publish.Repositories[0].Name()
 	}
 	key = strings.NewReplacer("--", "-", ">", "", "\n", "").Replace(key)
 	return "<!-- slipway:sticky:" + key + " -->"

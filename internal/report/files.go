@@ -1,6 +1,10 @@
 package report
 
 import (
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +15,6 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
-	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -92,16 +95,16 @@ func newFacts(r *pipeline.Result, imageID string) facts {
 		f.status = "failed"
 	}
 	if b := r.Build; b != nil {
-		f.digest = b.Digest
+		f.digest = b.DigestStr()
 		for _, pi := range b.Platforms {
 			f.platforms = append(f.platforms, pi.Platform)
 		}
 	}
 	if len(r.Images) > 0 {
-		f.image = r.Images[0].Ref
+		f.image = r.Images[0].Ref.String()
 	}
 	if s := r.Sign; s != nil && len(s.Signatures) > 0 {
-		f.signature = s.Signatures[0]
+		f.signature = s.Signatures[0].String()
 	}
 	if s := r.Scan; s != nil {
 		for _, rf := range s.Reports {
@@ -123,8 +126,8 @@ func newFile(p *pipeline.Plan, r *pipeline.Result, f facts, cs CommentStatus) *F
 		Version: p.Metadata.Version.Main, Digest: f.digest, ImageID: f.imageID, Tags: nonNil(p.Metadata.Tags),
 		CI: p.CI, Comment: cs, Result: r,
 		Plan: PlanSummary{
-			Push: p.Publish.Push, PushReason: p.Publish.Reason, Repositories: nonNil(p.Publish.Repositories),
-			Tags: p.Publish.Tags, Platforms: nonNil(p.Build.Platforms),
+			Push: p.Publish.Push, PushReason: p.Publish.Reason, Repositories: repoNames(p.Publish.Repositories),
+			Tags: p.Publish.TagNames(), Platforms: nonNil(p.Build.Platforms),
 			Scan: p.Scan.Enabled, Severity: nonNil(p.Scan.Severity), ScanFail: p.Scan.Fail,
 			Sign: p.Sign.Enabled, SignMode: p.Sign.Mode, SignReason: p.Sign.Reason,
 			Comment: p.Report.Comment, Steps: p.Steps,
@@ -202,32 +205,16 @@ func writeFiles(dir string, file *File, summary, dotenv string) error {
 
 // imageID is build-push-action's imageid: with exactly one platform, the
 // digest of its image config (what `docker images` shows as the image
-// ID), read from the local OCI layout; otherwise, or when the layout
-// cannot be read, the index digest, which is what identifies a
-// multi-platform image.
-func imageID(b *pipeline.BuildResult) (string, error) {
+// ID), which the build recorded; otherwise the index digest, which is
+// what identifies a multi-platform image.
+func imageID(b *pipeline.BuildResult) string {
 	if b == nil {
-		return "", nil
+		return ""
 	}
-	if len(b.Platforms) != 1 || b.LayoutDir == "" {
-		return b.Digest, nil
+	if len(b.Platforms) == 1 && b.Platforms[0].Config != (v1.Hash{}) {
+		return b.Platforms[0].Config.String()
 	}
-	l, err := ocilayout.Open(b.LayoutDir)
-	if err != nil {
-		return b.Digest, err
-	}
-	t, err := l.Resolve(b.Platforms[0].Digest)
-	if err != nil {
-		return b.Digest, err
-	}
-	if t.Image == nil {
-		return b.Digest, fmt.Errorf("%s is not an image manifest", b.Platforms[0].Digest)
-	}
-	cfg, err := t.Image.ConfigName()
-	if err != nil {
-		return b.Digest, fmt.Errorf("reading the image config digest: %w", err)
-	}
-	return cfg.String(), nil
+	return b.DigestStr()
 }
 
 func nonNil[T any](s []T) []T {
@@ -235,4 +222,12 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+func repoNames(repos []name.Repository) []string {
+	out := []string{}
+	for _, r := range repos {
+		out = append(out, r.Name())
+	}
+	return out
 }

@@ -1,6 +1,12 @@
 package report
 
 import (
+	"github.com/slipway-ci/slipway/internal/artifact"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"bytes"
 	"context"
 	"flag"
@@ -67,8 +73,8 @@ func fixedPlan() *pipeline.Plan {
 		},
 		Build: pipeline.BuildPlan{Context: ".", File: "Dockerfile", Platforms: []string{"linux/amd64", "linux/arm64"}, OutputDir: ".slipway"},
 		Publish: pipeline.PublishPlan{
-			Push: true, Repositories: []string{ghcr, quay}, Registries: []string{"ghcr.io", "quay.io"},
-			Tags: map[string][]string{ghcr: tags, quay: tags},
+			Push: true, Repositories: []name.Repository{repo(ghcr), repo(quay)}, Registries: []string{"ghcr.io", "quay.io"},
+			Tags: []name.Tag{repo(ghcr).Tag(tags[0]), repo(ghcr).Tag(tags[1]), repo(quay).Tag(tags[0]), repo(quay).Tag(tags[1])},
 		},
 		Scan:   pipeline.ScanPlan{Enabled: true, Severity: []string{"CRITICAL"}, Fail: true},
 		Sign:   pipeline.SignPlan{Enabled: true, Mode: "keyless", TlogUpload: true, Attest: true},
@@ -77,7 +83,7 @@ func fixedPlan() *pipeline.Plan {
 			{Stage: pipeline.StageBuild, Action: "build"}, {Stage: pipeline.StageScan, Action: "scan"},
 			{Stage: pipeline.StageGate, Action: "gate"}, {Stage: pipeline.StageSign, Action: "sign"},
 			{Stage: pipeline.StageVerify, Action: "verify"}, {Stage: pipeline.StageCopy, Action: "copy"},
-			{Stage: pipeline.StageTag, Action: "tag", Repository: ghcr}, {Stage: pipeline.StageTag, Action: "tag", Repository: quay},
+			{Stage: pipeline.StageTag, Action: "tag", Repository: repo(ghcr)}, {Stage: pipeline.StageTag, Action: "tag", Repository: repo(quay)},
 			{Stage: pipeline.StageReport, Action: "report"},
 		},
 	}
@@ -102,8 +108,8 @@ var (
 func fixedResult(p *pipeline.Plan) *pipeline.Result {
 	r := &pipeline.Result{
 		Build: &pipeline.BuildResult{
-			Digest: digest, LayoutDir: ".slipway/oci",
-			Platforms: []pipeline.PlatformImage{{Platform: "linux/amd64", Digest: amd64, Size: 3 << 20}, {Platform: "linux/arm64", Digest: arm64, Size: 2<<20 + 512<<10}},
+			Digest: hash(digest), LayoutDir: ".slipway/oci",
+			Platforms: []pipeline.PlatformImage{{Platform: "linux/amd64", Digest: hash(amd64), Size: 3 << 20}, {Platform: "linux/arm64", Digest: hash(arm64), Size: 2<<20 + 512<<10}},
 			Metadata:  map[string]any{"containerimage.digest": digest, "image.name": ghcr + "@" + digest},
 			Duration:  83 * time.Second, Steps: 8, CachedSteps: 6,
 		},
@@ -129,9 +135,9 @@ func fixedResult(p *pipeline.Plan) *pipeline.Result {
 			CacheDir: "/cache/trivy", Duration: 12 * time.Second,
 		},
 		Sign: &pipeline.SignResult{
-			Mode: "keyless", Signed: []string{digest, amd64, arm64},
-			Artifacts:  []string{"sha256-1111111111111111111111111111111111111111111111111111111111111111.sig", "sha256-1111111111111111111111111111111111111111111111111111111111111111.att"},
-			Signatures: []string{ghcr + ":sha256-1111111111111111111111111111111111111111111111111111111111111111.sig", quay + ":sha256-1111111111111111111111111111111111111111111111111111111111111111.sig"},
+			Mode: "keyless", Signed: []v1.Hash{hash(digest), hash(amd64), hash(arm64)},
+			Artifacts:  []artifact.Attached{{Kind: artifact.Signature, Subject: hash(digest)}, {Kind: artifact.Attestation, Subject: hash(digest)}},
+			Signatures: []name.Tag{repo(ghcr).Tag("sha256-1111111111111111111111111111111111111111111111111111111111111111.sig"), repo(quay).Tag("sha256-1111111111111111111111111111111111111111111111111111111111111111.sig")},
 			Attestations: []pipeline.Attestation{
 				{Type: "cyclonedx", PredicateType: "https://cyclonedx.org/bom", Subject: amd64, Platform: "linux/amd64", Path: ".slipway/sbom-linux-amd64.cdx.json"},
 				{Type: "vuln", PredicateType: "https://cosign.sigstore.dev/attestation/vuln/v1", Subject: digest},
@@ -143,8 +149,8 @@ func fixedResult(p *pipeline.Plan) *pipeline.Result {
 			VerifyAttestationCommand: "cosign verify-attestation --type=cyclonedx --certificate-identity=https://github.com/acme/app/.github/workflows/ci.yml@refs/pull/7/merge --certificate-oidc-issuer=https://token.actions.githubusercontent.com " + ghcr + "@" + digest,
 		},
 		Images: []pipeline.PublishedImage{
-			{Repository: ghcr, Ref: ghcr + "@" + digest, Tags: []string{ghcr + ":pr-7", ghcr + ":sha-0123456"}},
-			{Repository: quay, Ref: quay + "@" + digest, Tags: []string{quay + ":pr-7", quay + ":sha-0123456"}},
+			{Repository: repo(ghcr), Ref: repo(ghcr).Digest(digest), Tags: []name.Tag{repo(ghcr).Tag("pr-7"), repo(ghcr).Tag("sha-0123456")}},
+			{Repository: repo(quay), Ref: repo(quay).Digest(digest), Tags: []name.Tag{repo(quay).Tag("pr-7"), repo(quay).Tag("sha-0123456")}},
 		},
 		Warnings: []string{"cache export to type=gha failed: 429 Too Many Requests (the build went on without it)"},
 	}
@@ -162,7 +168,7 @@ func failedResult(p *pipeline.Plan) *pipeline.Result {
 	r.Scan.Blocking = []pipeline.Finding{critical}
 	r.Scan.Findings = []pipeline.Finding{critical, high, medium}
 	r.Sign = nil
-	r.Images = []pipeline.PublishedImage{{Repository: ghcr, Ref: ghcr + "@" + digest, Tags: []string{}}}
+	r.Images = []pipeline.PublishedImage{{Repository: repo(ghcr), Ref: repo(ghcr).Digest(digest), Tags: []name.Tag{}}}
 	r.Warnings = nil
 	r.Done = p.Steps[:2]
 	r.Failed = &p.Steps[2]
@@ -223,4 +229,21 @@ func assertContains(t *testing.T, what, s string, wants ...string) {
 			t.Errorf("%s lacks %q:\n%s", what, w, s)
 		}
 	}
+}
+
+// repo and hash parse the fixtures' repositories and digests.
+func repo(s string) name.Repository {
+	r, err := name.NewRepository(s)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func hash(s string) v1.Hash {
+	h, err := v1.NewHash(s)
+	if err != nil {
+		panic(err)
+	}
+	return h
 }

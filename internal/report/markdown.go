@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"fmt"
 	"strings"
 	"time"
@@ -139,24 +141,24 @@ func images(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 		for _, repo := range p.Publish.Repositories {
 			digest, tags := "not pushed", "—"
 			if img, ok := published(r, repo); ok {
-				digest = code(bd.Digest)
+				digest = code(bd.DigestStr())
 				tags = tagCell(p, r, repo, img)
 			} else if !p.Publish.Push {
 				digest = "not pushed: " + esc(p.Publish.Reason)
 			} else if r.Failed != nil {
 				digest = "not pushed (the run failed first)"
 			}
-			fmt.Fprintf(b, "| %s | %s | %s |\n", code(repo), digest, tags)
+			fmt.Fprintf(b, "| %s | %s | %s |\n", code(repo.Name()), digest, tags)
 		}
 		b.WriteString("\n")
 	}
-	if bd.Digest != "" && !p.Publish.Push {
-		fmt.Fprintf(b, "Digest %s (local OCI layout %s).\n\n", code(bd.Digest), code(bd.LayoutDir))
+	if bd.DigestStr() != "" && !p.Publish.Push {
+		fmt.Fprintf(b, "Digest %s (local OCI layout %s).\n\n", code(bd.DigestStr()), code(bd.LayoutDir))
 	}
 	if len(bd.Platforms) > 0 {
 		b.WriteString("| platform | manifest | size |\n|---|---|---:|\n")
 		for _, pi := range bd.Platforms {
-			fmt.Fprintf(b, "| %s | %s | %s |\n", esc(pi.Platform), code(pi.Digest), humanSize(pi.Size))
+			fmt.Fprintf(b, "| %s | %s | %s |\n", esc(pi.Platform), code(pi.Digest.String()), humanSize(pi.Size))
 		}
 		b.WriteString("\n")
 	}
@@ -168,15 +170,15 @@ func images(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 }
 
 // tagCell lists the tags moved in repo, or says why they did not move.
-func tagCell(p *pipeline.Plan, r *pipeline.Result, repo string, img pipeline.PublishedImage) string {
+func tagCell(p *pipeline.Plan, r *pipeline.Result, repo name.Repository, img pipeline.PublishedImage) string {
 	if len(img.Tags) > 0 {
 		var names []string
 		for _, t := range img.Tags {
-			names = append(names, code(strings.TrimPrefix(t, repo+":")))
+			names = append(names, code(t.TagStr()))
 		}
 		return strings.Join(names, ", ")
 	}
-	planned := p.Publish.Tags[repo]
+	planned := p.Publish.TagsIn(repo)
 	switch {
 	case len(planned) == 0:
 		return "none"
@@ -186,7 +188,7 @@ func tagCell(p *pipeline.Plan, r *pipeline.Result, repo string, img pipeline.Pub
 	return "—"
 }
 
-func published(r *pipeline.Result, repo string) (pipeline.PublishedImage, bool) {
+func published(r *pipeline.Result, repo name.Repository) (pipeline.PublishedImage, bool) {
 	for _, img := range r.Images {
 		if img.Repository == repo {
 			return img, true
@@ -316,7 +318,7 @@ func sign(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 	if len(s.Signatures) > 0 {
 		b.WriteString("\nSignatures:\n")
 		for _, sig := range s.Signatures {
-			fmt.Fprintf(b, "- %s\n", code(sig))
+			fmt.Fprintf(b, "- %s\n", code(sig.String()))
 		}
 	}
 	if len(s.Attestations) > 0 {

@@ -13,6 +13,8 @@
 package report
 
 import (
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"context"
 	"errors"
 	"fmt"
@@ -60,11 +62,7 @@ type Notifier struct {
 // A comment that could not be posted is a warning of the result, never an
 // error; failing to write an output or a file is an error.
 func (n *Notifier) Notify(ctx context.Context, p *pipeline.Plan, r *pipeline.Result) error {
-	id, err := imageID(r.Build)
-	if err != nil {
-		fmt.Fprintf(n.Log, "warning: the imageid output is the index digest: %v\n", err)
-	}
-	f := newFacts(r, id)
+	f := newFacts(r, imageID(r.Build))
 	// The comment first, so that the summary can say why there is none.
 	mark := marker(p)
 	cs, note := n.comment(ctx, p, mark+"\n"+Markdown(p, r, CommentLimit-utf8.RuneCountInString(mark)-1))
@@ -82,14 +80,15 @@ func (n *Notifier) Notify(ctx context.Context, p *pipeline.Plan, r *pipeline.Res
 		errs = append(errs, err)
 	}
 	if n.CI != nil && n.CI.Provider == ci.NameGitHub && n.Outputs != nil {
-		errs = append(errs, n.github(r, f, p.Publish.Primary(), reportPath, md))
+		primary, _ := p.Publish.Primary()
+		errs = append(errs, n.github(r, f, primary, reportPath, md))
 	}
 	n.logSummary(p, r, cs, dir)
 	return errors.Join(errs...)
 }
 
 // github sets the step outputs and adds the job summary.
-func (n *Notifier) github(r *pipeline.Result, f facts, primary, reportPath, md string) error {
+func (n *Notifier) github(r *pipeline.Result, f facts, primary name.Repository, reportPath, md string) error {
 	outputs, err := stepOutputs(r, n.Meta, f, primary, reportPath)
 	if err != nil {
 		return err
@@ -114,14 +113,18 @@ func (n *Notifier) logSummary(p *pipeline.Plan, r *pipeline.Result, cs CommentSt
 		b.WriteString("\nslipway: passed\n")
 	}
 	if bd := r.Build; bd != nil {
-		fmt.Fprintf(&b, "  built %s in %s, %d of %d steps cached\n", bd.Digest, duration(bd.Duration), bd.CachedSteps, bd.Steps)
+		fmt.Fprintf(&b, "  built %s in %s, %d of %d steps cached\n", bd.DigestStr(), duration(bd.Duration), bd.CachedSteps, bd.Steps)
 		for _, pi := range bd.Platforms {
 			fmt.Fprintf(&b, "    %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
 		}
 		for _, img := range r.Images {
 			fmt.Fprintf(&b, "  pushed %s", img.Ref)
 			if len(img.Tags) > 0 {
-				fmt.Fprintf(&b, " tagged %s", strings.Join(img.Tags, ", "))
+				names := make([]string, len(img.Tags))
+				for i, t := range img.Tags {
+					names[i] = t.String()
+				}
+				fmt.Fprintf(&b, " tagged %s", strings.Join(names, ", "))
 			}
 			b.WriteString("\n")
 		}

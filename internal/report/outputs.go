@@ -1,6 +1,10 @@
 package report
 
 import (
+	"github.com/slipway-ci/slipway/internal/artifact"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -26,7 +30,7 @@ import (
 //     signature and attestation is in slipway-report.json.
 //
 // An output whose stage did not run is left unset.
-func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary, reportPath string) ([][2]string, error) {
+func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary name.Repository, reportPath string) ([][2]string, error) {
 	var out [][2]string
 	add := func(k, v string) { out = append(out, [2]string{k, v}) }
 	if b := r.Build; b != nil {
@@ -34,12 +38,12 @@ func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary, reportPa
 		if err != nil {
 			return nil, fmt.Errorf("encoding the build metadata: %w", err)
 		}
-		add("digest", b.Digest)
+		add("digest", b.DigestStr())
 		add("imageid", f.imageID)
 		add("metadata", string(js))
 		var refs []string
 		for _, img := range r.Images {
-			refs = append(refs, img.Ref)
+			refs = append(refs, img.Ref.String())
 		}
 		add("images", strings.Join(refs, "\n"))
 	}
@@ -68,13 +72,13 @@ func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary, reportPa
 	return out, nil
 }
 
-// attestationRefs are the references of the attestation manifests
-// (sha256-<hex>.att) in the repository signed in.
-func attestationRefs(s *pipeline.SignResult, repo string) []string {
+// attestationRefs are the references of the attestation manifests in
+// the repository signed in.
+func attestationRefs(s *pipeline.SignResult, repo name.Repository) []string {
 	var refs []string
 	for _, a := range s.Artifacts {
-		if strings.HasSuffix(a, ".att") && repo != "" {
-			refs = append(refs, repo+":"+a)
+		if a.Kind == artifact.Attestation && repo != (name.Repository{}) {
+			refs = append(refs, a.In(repo).String())
 		}
 	}
 	return refs

@@ -49,7 +49,7 @@ func layoutTargets(dir string, built *pipeline.BuildResult, imageName string) ([
 	var found []platformImage
 	if len(built.Platforms) > 0 {
 		for _, pi := range built.Platforms {
-			t, err := l.Resolve(pi.Digest)
+			t, err := l.Resolve(pi.Digest.String())
 			if err != nil {
 				return nil, fmt.Errorf("platform %s: %w", pi.Platform, err)
 			}
@@ -60,8 +60,8 @@ func layoutTargets(dir string, built *pipeline.BuildResult, imageName string) ([
 		}
 	} else {
 		var imgs []ocilayout.PlatformImage
-		if built.Digest != "" {
-			t, err := l.Resolve(built.Digest)
+		if d := built.DigestStr(); d != "" {
+			t, err := l.Resolve(d)
 			if err != nil {
 				return nil, fmt.Errorf("build: %w", err)
 			}

@@ -117,7 +117,7 @@ func writeLayout(t testing.TB, imgs map[string]v1.Image) *pipeline.BuildResult {
 		if err != nil {
 			t.Fatal(err)
 		}
-		built.Platforms = append(built.Platforms, pipeline.PlatformImage{Platform: plat, Digest: d.String(), Size: sz})
+		built.Platforms = append(built.Platforms, pipeline.PlatformImage{Platform: plat, Digest: d, Size: sz})
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: pl}})
 	}
 	if len(imgs) == 1 {
@@ -136,7 +136,7 @@ func writeLayout(t testing.TB, imgs map[string]v1.Image) *pipeline.BuildResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	built.Digest = d.String()
+	built.Digest = d
 	return built
 }
 
@@ -382,10 +382,10 @@ func TestMultiPlatformLayout(t *testing.T) {
 			}
 			for i, want := range built.Platforms {
 				got := r.Platforms[i]
-				if got.Platform != want.Platform || got.Digest != want.Digest || got.OS != "alpine 3.22.1" {
+				if got.Platform != want.Platform || got.Digest != want.Digest.String() || got.OS != "alpine 3.22.1" {
 					t.Errorf("platform %d = %+v, want %s %s", i, got, want.Platform, want.Digest)
 				}
-				if want := "registry.example/slipway/app@" + want.Digest; got.Artifact != want {
+				if want := "registry.example/slipway/app@" + want.Digest.String(); got.Artifact != want {
 					t.Errorf("artifact = %q, want %q", got.Artifact, want)
 				}
 			}

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/slipway-ci/slipway/internal/jsstring"
 )
 
 const (
@@ -22,9 +24,6 @@ const (
 	prereleaseIDLse = `(?:` + nonNumericID + `|` + numericIDLoose + `)`
 	buildID         = `[0-9A-Za-z-]+`
 	build           = `(?:\+(` + buildID + `(?:\.` + buildID + `)*))`
-	// jsSpace is what JavaScript's String#trim strips: ECMA-262
-	// WhiteSpace and LineTerminator.
-	jsSpace = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 
 var (
@@ -64,7 +63,7 @@ func Parse(v string, looseMode bool) (*Version, error) {
 	if looseMode {
 		re = loose
 	}
-	m := re.FindStringSubmatch(strings.Trim(v, jsSpace))
+	m := re.FindStringSubmatch(jsstring.Trim(v))
 	if m == nil {
 		return nil, fmt.Errorf("%w: %q", ErrInvalid, v)
 	}

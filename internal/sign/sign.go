@@ -30,6 +30,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	cbundle "github.com/sigstore/cosign/v2/pkg/cosign/bundle"
@@ -43,6 +44,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
 
+	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 )
@@ -103,13 +105,9 @@ func (s *Stage) remoteOpts(ctx context.Context) []remote.Option {
 // Sign implements pipeline.Signer: it signs the digest and every platform
 // image in repo, then attests the scan's SBOMs and vulnerability report on
 // the digest.
-func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, repo string, built *pipeline.BuildResult, scanned *pipeline.ScanResult) (*pipeline.SignResult, error) {
-	if built == nil || built.Digest == "" {
+func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repository, built *pipeline.BuildResult, scanned *pipeline.ScanResult) (*pipeline.SignResult, error) {
+	if built == nil || built.DigestStr() == "" {
 		return nil, errors.New("nothing to sign: the build left no digest")
-	}
-	r, err := name.NewRepository(repo)
-	if err != nil {
-		return nil, fmt.Errorf("repository %q: %w", repo, err)
 	}
 	sv, err := s.Identity.Signer(ctx)
 	if err != nil {
@@ -122,13 +120,14 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, repo string, bui
 			return nil, fmt.Errorf("rekor client for %s: %w", p.RekorURL, err)
 		}
 	}
-	res := &pipeline.SignResult{Mode: p.Mode, TlogIndex: -1, Signatures: []string{}, Artifacts: []string{}, Attestations: []pipeline.Attestation{}}
-	digests, err := s.signable(ctx, r.Digest(built.Digest))
+	res := &pipeline.SignResult{Mode: p.Mode, TlogIndex: -1, Signatures: []name.Tag{}, Artifacts: []artifact.Attached{}, Attestations: []pipeline.Attestation{}}
+	subject := built.In(r)
+	digests, err := s.signable(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range digests {
-		ref := r.Digest(d)
+		ref := r.Digest(d.String())
 		idx, err := s.signDigest(ctx, ref, sv, rekor)
 		if err != nil {
 			return nil, fmt.Errorf("signing %s: %w", ref, err)
@@ -136,30 +135,23 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, repo string, bui
 		if d == built.Digest {
 			res.TlogIndex = idx
 		}
-		tag, err := ociremote.SignatureTag(ref)
-		if err != nil {
-			return nil, err
-		}
+		sig := artifact.Attached{Kind: artifact.Signature, Subject: d}
 		res.Signed = append(res.Signed, d)
-		res.Artifacts = append(res.Artifacts, tag.TagStr())
-		res.Signatures = append(res.Signatures, tag.String())
+		res.Artifacts = append(res.Artifacts, sig)
+		res.Signatures = append(res.Signatures, sig.In(r))
 		s.logf("slipway: signed %s", ref)
 	}
 	if p.Attest && scanned != nil {
-		atts, err := s.attestAll(ctx, r.Digest(built.Digest), sv, rekor, built, scanned)
+		atts, err := s.attestAll(ctx, subject, sv, rekor, built, scanned)
 		if err != nil {
 			return nil, err
 		}
 		if len(atts) > 0 {
-			tag, err := ociremote.AttestationTag(r.Digest(built.Digest))
-			if err != nil {
-				return nil, err
-			}
-			res.Artifacts = append(res.Artifacts, tag.TagStr())
+			res.Artifacts = append(res.Artifacts, artifact.Attached{Kind: artifact.Attestation, Subject: built.Digest})
 			res.Attestations = atts
 		}
 	}
-	if err := s.describe(res, r.Digest(built.Digest), p); err != nil {
+	if err := s.describe(res, subject, p); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -170,12 +162,12 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, repo string, bui
 // BuildKit's attestation manifests), so that a consumer verifying every
 // instance of the index (containers/image's copy --all) finds each
 // signed.
-func (s *Stage) signable(ctx context.Context, ref name.Digest) ([]string, error) {
+func (s *Stage) signable(ctx context.Context, ref name.Digest) ([]v1.Hash, error) {
 	desc, err := remote.Get(ref, s.remoteOpts(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ref, err)
 	}
-	digests := []string{ref.DigestStr()}
+	digests := []v1.Hash{desc.Digest}
 	if !desc.MediaType.IsIndex() {
 		return digests, nil
 	}
@@ -188,7 +180,7 @@ func (s *Stage) signable(ctx context.Context, ref name.Digest) ([]string, error)
 		return nil, fmt.Errorf("reading %s: %w", ref, err)
 	}
 	for _, d := range m.Manifests {
-		digests = append(digests, d.Digest.String())
+		digests = append(digests, d.Digest)
 	}
 	return digests, nil
 }
@@ -350,7 +342,7 @@ func shellQuote(s string) string {
 // Verify implements pipeline.Verifier: every digest signed verifies in
 // each repository with the signer's key or certificate identity, and the
 // attestations made are there.
-func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []string, built *pipeline.BuildResult, signed *pipeline.SignResult) error {
+func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []name.Repository, built *pipeline.BuildResult, signed *pipeline.SignResult) error {
 	if signed == nil || s.signer == nil {
 		return errors.New("nothing was signed to verify")
 	}
@@ -358,13 +350,11 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []string
 	if err != nil {
 		return err
 	}
-	for _, repo := range repos {
-		r, err := name.NewRepository(repo)
-		if err != nil {
-			return fmt.Errorf("repository %q: %w", repo, err)
-		}
+	names := make([]string, len(repos))
+	for i, r := range repos {
+		names[i] = r.Name()
 		for _, d := range signed.Signed {
-			ref := r.Digest(d)
+			ref := r.Digest(d.String())
 			co.ClaimVerifier = cosign.SimpleClaimVerifier
 			if _, _, err := cosign.VerifyImageSignatures(ctx, ref, co); err != nil {
 				return fmt.Errorf("verifying the signature of %s: %w", ref, err)
@@ -373,7 +363,7 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []string
 		if len(signed.Attestations) == 0 {
 			continue
 		}
-		ref := r.Digest(built.Digest)
+		ref := built.In(r)
 		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
 		atts, _, err := cosign.VerifyImageAttestations(ctx, ref, co)
 		if err != nil {
@@ -396,7 +386,7 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []string
 			}
 		}
 	}
-	s.logf("slipway: verified the signatures in %s", strings.Join(repos, ", "))
+	s.logf("slipway: verified the signatures in %s", strings.Join(names, ", "))
 	return nil
 }
 

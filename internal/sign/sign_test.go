@@ -23,6 +23,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
@@ -30,7 +31,7 @@ import (
 // fixture is an in-process registry (go-containerregistry's, as crane's
 // tests use) holding a two-platform index, with the scan's reports.
 type fixture struct {
-	repo    string
+	repo    name.Repository
 	built   *pipeline.BuildResult
 	scanned *pipeline.ScanResult
 	out     string
@@ -60,11 +61,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{repo: repo, out: t.TempDir(), built: &pipeline.BuildResult{Digest: d.String()}}
+	f := &fixture{repo: ref.Context(), out: t.TempDir(), built: &pipeline.BuildResult{Digest: d}}
 	f.scanned = &pipeline.ScanResult{Scanner: "trivy 0.70.0"}
 	for i, desc := range m.Manifests {
 		platform := []string{"linux/amd64", "linux/arm64"}[i]
-		f.built.Platforms = append(f.built.Platforms, pipeline.PlatformImage{Platform: platform, Digest: desc.Digest.String()})
+		f.built.Platforms = append(f.built.Platforms, pipeline.PlatformImage{Platform: platform, Digest: desc.Digest})
 		p := filepath.Join(f.out, "sbom-"+strings.ReplaceAll(platform, "/", "-")+".cdx.json")
 		writeFile(t, p, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}`)
 		f.scanned.Reports = append(f.scanned.Reports, pipeline.ReportFile{Format: "cyclonedx", Platform: platform, Path: p})
@@ -147,17 +148,17 @@ func TestSignAttestVerifyWithKey(t *testing.T) {
 	if len(res.Attestations) != 3 {
 		t.Errorf("attestations = %+v, want two SBOMs and the vulnerability report", res.Attestations)
 	}
-	if len(res.Artifacts) != 4 || !strings.HasSuffix(res.Artifacts[3], ".att") {
+	if len(res.Artifacts) != 4 || res.Artifacts[3].Kind != artifact.Attestation {
 		t.Errorf("artifacts = %q, want three .sig tags and one .att", res.Artifacts)
 	}
-	if err := st.Verify(ctx, plan, []string{f.repo}, f.built, res); err != nil {
+	if err := st.Verify(ctx, plan, []name.Repository{f.repo}, f.built, res); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 	pub, err := os.ReadFile(filepath.Join(f.out, PublicKeyFile))
 	if err != nil || string(pub) != string(k.PublicBytes) {
 		t.Errorf("cosign.pub = %q (%v), want the key's public key", pub, err)
 	}
-	wantCmd := "cosign verify --key " + filepath.Join(f.out, PublicKeyFile) + " --insecure-ignore-tlog=true " + f.repo + "@" + f.built.Digest
+	wantCmd := "cosign verify --key " + filepath.Join(f.out, PublicKeyFile) + " --insecure-ignore-tlog=true " + f.built.In(f.repo).String()
 	if res.VerifyCommand != wantCmd {
 		t.Errorf("verify command = %q, want %q", res.VerifyCommand, wantCmd)
 	}
@@ -169,12 +170,12 @@ func TestSignAttestVerifyWithKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range again.Signed {
-		sigs, _ := count(t, f.repo+"@"+d)
+		sigs, _ := count(t, f.repo.Digest(d.String()).String())
 		if sigs != 1 {
 			t.Errorf("%s has %d signatures after a re-run, want 1", d, sigs)
 		}
 	}
-	if _, atts := count(t, f.repo+"@"+f.built.Digest); atts != 3 {
+	if _, atts := count(t, f.built.In(f.repo).String()); atts != 3 {
 		t.Errorf("the index has %d attestations after a re-run, want 3", atts)
 	}
 
@@ -183,7 +184,7 @@ func TestSignAttestVerifyWithKey(t *testing.T) {
 	if other.signer, err = other.Identity.Signer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Verify(ctx, plan, []string{f.repo}, f.built, res); err == nil {
+	if err := other.Verify(ctx, plan, []name.Repository{f.repo}, f.built, res); err == nil {
 		t.Error("a signature verified with the wrong key")
 	}
 }
@@ -206,7 +207,7 @@ func TestSignFailuresWriteNothing(t *testing.T) {
 			t.Errorf("%s: the error shows the password: %v", name, err)
 		}
 	}
-	ref, _ := name.NewDigest(f.repo + "@" + f.built.Digest)
+	ref, _ := name.NewDigest(f.built.In(f.repo).String())
 	tag, _ := ociremote.SignatureTag(ref)
 	if _, err := remote.Head(tag); err == nil {
 		t.Errorf("a failed sign wrote %s", tag)
@@ -248,7 +249,7 @@ func TestKeylessVerifyOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err != nil {
+	if err := st.Verify(ctx, keyless, []name.Repository{f.repo}, f.built, res); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 	if !strings.Contains(res.VerifyCommand, "--certificate-identity "+subject) || !strings.Contains(res.VerifyCommand, "--certificate-oidc-issuer "+issuer) {
@@ -261,13 +262,13 @@ func TestKeylessVerifyOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Trust, st.trusted = trust(stranger), nil
-	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err == nil {
+	if err := st.Verify(ctx, keyless, []name.Repository{f.repo}, f.built, res); err == nil {
 		t.Error("a certificate from an untrusted CA verified")
 	}
 	// Nor is another identity from the trusted CA.
 	st.Trust, st.trusted = trust(vs), nil
 	st.signer = &Signer{SignerVerifier: sv, Cert: signer.Cert, Subject: "https://github.com/evil/app/.github/workflows/ci.yml@refs/heads/main", Issuer: issuer}
-	if err := st.Verify(ctx, keyless, []string{f.repo}, f.built, res); err == nil {
+	if err := st.Verify(ctx, keyless, []name.Repository{f.repo}, f.built, res); err == nil {
 		t.Error("a signature verified for another identity")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	rekor "github.com/sigstore/rekor/pkg/client"
 	rekorclient "github.com/sigstore/rekor/pkg/generated/client"
 	"github.com/sirupsen/logrus"
@@ -23,10 +24,6 @@ import (
 	"github.com/slipway-ci/slipway/internal/scan"
 	"github.com/slipway-ci/slipway/internal/sign"
 )
-
-// CanSign says whether New's stages include a signer. Plans are made
-// knowing it (pipeline.Inputs).
-const CanSign = true
 
 // New returns the stages of a real run of prep. log receives progress.
 func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
@@ -43,7 +40,10 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	for _, l := range logins {
 		creds = append(creds, registry.Credential{Registry: l.Host, Username: l.Username, Password: l.Password, Source: "registry-auth input"})
 	}
-	keychain := registry.NewKeychain(append(creds, prep.CI.Credentials...), nil)
+	for _, c := range prep.CI.Credentials {
+		creds = append(creds, registry.Credential{Registry: c.Registry, Username: c.Username, Password: c.Password, Source: c.Source})
+	}
+	keychain := registry.NewKeychain(creds, nil)
 	out := prep.Provider.Outputs()
 	for _, s := range keychain.Secrets() {
 		out.Mask(s)
@@ -75,7 +75,7 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	}
 	return pipeline.Stages{
 		Builder:  builder,
-		Scanner:  &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: firstOr(prep.Plan.Publish.Repositories, "")},
+		Scanner:  &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: imageName(prep.Plan.Publish.Repositories)},
 		Signer:   signer,
 		Copier:   &registry.Copier{Keychain: keychain, Transport: tr},
 		Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},
@@ -86,7 +86,7 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 // uploads starts the build's push with the registry's Publisher.
 type uploads struct{ p *registry.Publisher }
 
-func (u uploads) StartUpload(ctx context.Context, dir, repo string) (build.Upload, error) {
+func (u uploads) StartUpload(ctx context.Context, dir string, repo name.Repository) (build.Upload, error) {
 	up, err := u.p.StartUpload(ctx, dir, repo)
 	if err != nil {
 		return nil, err
@@ -151,9 +151,11 @@ func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, tr http.Rou
 	return st, nil
 }
 
-func firstOr(s []string, def string) string {
-	if len(s) > 0 {
-		return s[0]
+// imageName is the repository the scan's reports name the image by: the
+// first one pushed to, or none.
+func imageName(repos []name.Repository) string {
+	if len(repos) == 0 {
+		return ""
 	}
-	return def
+	return repos[0].Name()
 }

@@ -55,7 +55,6 @@ on stdout.`,
 func (o *runOptions) run(ctx context.Context) error {
 	prep, err := pipeline.Prepare(ctx, pipeline.PrepareOptions{
 		Flags: config.FlagValues(o.flags), Env: o.env, Offline: o.dryRun, Log: o.stderr,
-		CanSign: realstages.CanSign,
 	})
 	if err != nil {
 		return err
