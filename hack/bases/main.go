@@ -162,10 +162,11 @@ func newSpec(imageName, goVersion string, rootfs, goZips map[string]string) (spe
 // registry/bases/<name>; it returns the pushed reference, by tag and digest.
 func run(s spec, registry, cache string, log io.Writer) (string, error) {
 	repo, tag, _ := strings.Cut(s.Name, ":")
-	ref, err := name.NewTag(registry+"/bases/"+repo+":"+tag, name.Insecure)
+	r, err := name.NewRepository(registry+"/bases/"+repo, name.Insecure)
 	if err != nil {
 		return "", err
 	}
+	ref := r.Tag(tag)
 	key, err := s.key()
 	if err != nil {
 		return "", err
@@ -189,7 +190,7 @@ func run(s spec, registry, cache string, log io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ref.String() + "@" + d.String(), nil
+	return fmt.Sprintf("%s@%s", ref, d), nil // by tag and digest, for a person and for docker
 }
 
 // key identifies s's inputs: their paths, sizes and modification times.

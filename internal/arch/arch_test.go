@@ -40,12 +40,18 @@ func TestLightPackagesDoNotLinkHeavyLibraries(t *testing.T) {
 }
 
 // fences are the slipway packages a package may not reach, even through
-// others: identities and options are translated at the edge
-// (internal/stages), so that a stage knows neither the inputs' shape nor
-// the CI platform.
+// others: inputs become a plan in internal/prepare and options in
+// internal/stages, so that a stage knows neither the inputs' shape nor the
+// CI platform, and the plan's model (internal/pipeline) knows neither.
 var fences = map[string][]string{
 	"./internal/registry": {"internal/ci", "internal/config", "internal/pipeline"},
 	"./internal/artifact": {"internal/ci", "internal/config", "internal/pipeline"},
+	"./internal/attrs":    {"internal/ci", "internal/config", "internal/pipeline"},
+	"./internal/pipeline": {"internal/config", "internal/prepare"},
+	"./internal/build":    {"internal/config", "internal/prepare"},
+	"./internal/sign":     {"internal/config", "internal/prepare"},
+	"./internal/scan":     {"internal/config", "internal/prepare"},
+	"./internal/report":   {"internal/prepare"},
 }
 
 func TestFences(t *testing.T) {
@@ -58,7 +64,7 @@ func TestFences(t *testing.T) {
 		for _, dep := range strings.Fields(string(out)) {
 			for _, b := range banned {
 				if dep == module+b {
-					t.Errorf("%s imports %s; translate at the edge (internal/stages) instead", pkg, b)
+					t.Errorf("%s imports %s; translate at the edge (internal/prepare, internal/stages) instead", pkg, b)
 				}
 			}
 		}

@@ -67,8 +67,8 @@ func Parse(tag string) (Attached, error) {
 	if !ok {
 		return Attached{}, fmt.Errorf("%q is not a cosign signature or attestation tag (expected sha256-<hex>.sig or .att)", tag)
 	}
-	h, err := v1.NewHash(alg + ":" + hex)
-	if err != nil {
+	h := v1.Hash{Algorithm: alg, Hex: hex}
+	if _, err := v1.NewHash(h.String()); err != nil { // checks the algorithm and the hex's length
 		return Attached{}, fmt.Errorf("tag %q: %w", tag, err)
 	}
 	return Attached{Kind: Kind(kind), Subject: h}, nil

@@ -22,7 +22,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -43,9 +42,17 @@ type Stage struct {
 	// while BuildKit is still exporting it.
 	Pusher Pusher
 	// GHA is the GitHub Actions cache service, for type=gha caches.
-	GHA config.GHACache
+	GHA GHACache
 	// Progress receives BuildKit's progress display (stderr).
 	Progress io.Writer
+}
+
+// GHACache is what BuildKit's GitHub Actions cache backend needs, from
+// the runner's environment.
+type GHACache struct {
+	URL   string // ACTIONS_CACHE_URL (cache service v1)
+	URLv2 string // ACTIONS_RESULTS_URL (v2)
+	Token string // ACTIONS_RUNTIME_TOKEN
 }
 
 // Pusher pushes an image from an OCI layout to a repository by digest.
@@ -80,20 +87,19 @@ type Upload interface {
 // locally and the one in every registry.
 func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.PublishPlan) (*pipeline.BuildResult, error) {
 	start := time.Now()
-	attrs, mounts, err := frontendAttrs(b)
+	kv, mounts, err := frontendAttrs(b)
 	if err != nil {
 		return nil, err
 	}
-	sess, err := attachables(s.Keychain, b.SecretSources(), b.SSH)
+	sess, err := attachables(s.Keychain, b.Secrets, b.SSH)
 	if err != nil {
 		return nil, err
 	}
-	from, to := b.CacheEntries()
-	cacheFrom, err := cacheEntries(from, false, s.GHA)
+	cacheFrom, err := cacheEntries(b.CacheFrom, false, s.GHA)
 	if err != nil {
 		return nil, err
 	}
-	cacheTo, err := cacheEntries(to, true, s.GHA)
+	cacheTo, err := cacheEntries(b.CacheTo, true, s.GHA)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +108,7 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	// nothing. index.json gains an entry per run; results are found by
 	// digest.
 	layout := filepath.Join(b.OutputDir, LayoutDir)
-	index := len(b.Platforms) > 1 || attrs["attest:provenance"] != "" || attrs["attest:sbom"] != ""
+	index := len(b.Platforms) > 1 || kv["attest:provenance"] != "" || kv["attest:sbom"] != ""
 
 	conn, err := s.Connect(ctx)
 	if err != nil {
@@ -127,7 +133,7 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 
 	opt := client.SolveOpt{
 		Frontend:      "dockerfile.v0",
-		FrontendAttrs: attrs,
+		FrontendAttrs: kv,
 		LocalMounts:   mounts,
 		Exports:       exports,
 		CacheImports:  cacheFrom,
@@ -162,9 +168,9 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 
 // layoutExporter writes the result into the OCI layout's content store.
 func layoutExporter(store content.Store, annotations map[string]string) client.ExportEntry {
-	attrs := map[string]string{"tar": "false", "oci-mediatypes": "true"}
-	maps.Copy(attrs, annotations)
-	return client.ExportEntry{Type: client.ExporterOCI, Attrs: attrs, OutputStore: store}
+	kv := map[string]string{"tar": "false", "oci-mediatypes": "true"}
+	maps.Copy(kv, annotations)
+	return client.ExportEntry{Type: client.ExporterOCI, Attrs: kv, OutputStore: store}
 }
 
 // result turns BuildKit's exporter response into the stage result: it

@@ -5,7 +5,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 
-	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/attrs"
 )
 
 // cacheEntries parses cache-from or cache-to entries. A bare reference in
@@ -14,30 +14,30 @@ import (
 // container action does not get ACTIONS_CACHE_SERVICE_V2). Cache exports
 // ignore their errors (a warning in the progress) unless the entry says
 // ignore-error=false.
-func cacheEntries(entries []string, export bool, gha config.GHACache) ([]client.CacheOptionsEntry, error) {
+func cacheEntries(entries []attrs.Entry, export bool, gha GHACache) ([]client.CacheOptionsEntry, error) {
 	var out []client.CacheOptionsEntry
 	for _, e := range entries {
-		attrs, err := config.ParseCacheEntry(e, !export)
+		kv, err := attrs.CacheEntry(string(e), !export)
 		if err != nil {
-			return nil, fmt.Errorf("cache entry %s: %w", config.RedactAttrs(e), err)
+			return nil, fmt.Errorf("cache entry %s: %w", e, err)
 		}
-		t := attrs["type"]
-		delete(attrs, "type")
+		t := kv["type"]
+		delete(kv, "type")
 		if t == "gha" {
-			setDefault(attrs, "url", gha.URL)
-			setDefault(attrs, "token", gha.Token)
+			setDefault(kv, "url", gha.URL)
+			setDefault(kv, "token", gha.Token)
 			if gha.URLv2 != "" {
-				setDefault(attrs, "url_v2", gha.URLv2)
-				setDefault(attrs, "version", "2")
+				setDefault(kv, "url_v2", gha.URLv2)
+				setDefault(kv, "version", "2")
 			}
-			if attrs["token"] == "" {
-				return nil, fmt.Errorf("cache entry %s: type=gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN)", config.RedactAttrs(e))
+			if kv["token"] == "" {
+				return nil, fmt.Errorf("cache entry %s: type=gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN)", e)
 			}
 		}
 		if export && t != "inline" {
-			setDefault(attrs, "ignore-error", "true")
+			setDefault(kv, "ignore-error", "true")
 		}
-		out = append(out, client.CacheOptionsEntry{Type: t, Attrs: attrs})
+		out = append(out, client.CacheOptionsEntry{Type: t, Attrs: kv})
 	}
 	return out, nil
 }

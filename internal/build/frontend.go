@@ -10,7 +10,7 @@ import (
 
 	"github.com/tonistiigi/fsutil"
 
-	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/meta"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
@@ -24,7 +24,7 @@ const (
 // frontendAttrs returns the dockerfile.v0 attributes and the local
 // directories a build needs.
 func frontendAttrs(b *pipeline.BuildPlan) (map[string]string, map[string]fsutil.FS, error) {
-	attrs := map[string]string{"filename": filepath.Base(b.File)}
+	kv := map[string]string{"filename": filepath.Base(b.File)}
 	mounts := map[string]fsutil.FS{}
 	for name, dir := range map[string]string{mountContext: b.Context, mountDockerfile: filepath.Dir(b.File)} {
 		fs, err := fsutil.NewFS(dir)
@@ -34,21 +34,21 @@ func frontendAttrs(b *pipeline.BuildPlan) (map[string]string, map[string]fsutil.
 		mounts[name] = fs
 	}
 	if b.Target != "" {
-		attrs["target"] = b.Target
+		kv["target"] = b.Target
 	}
 	if len(b.Platforms) > 0 {
-		attrs["platform"] = strings.Join(b.Platforms, ",")
+		kv["platform"] = strings.Join(b.Platforms, ",")
 	}
-	for k, v := range b.BuildArgValues() {
-		attrs["build-arg:"+k] = v
+	for k, v := range b.Values() {
+		kv["build-arg:"+k] = v
 	}
 	for _, k := range slices.Sorted(maps.Keys(b.Labels)) {
-		attrs["label:"+k] = b.Labels[k]
+		kv["label:"+k] = b.Labels[k]
 	}
-	for _, e := range b.BuildContextEntries() {
-		name, value, _ := strings.Cut(e, "=")
-		if config.RemoteContext(value) {
-			attrs["context:"+name] = value
+	for _, e := range b.BuildContexts {
+		name, value, _ := strings.Cut(string(e), "=")
+		if attrs.RemoteContext(value) {
+			kv["context:"+name] = value
 			continue
 		}
 		st, err := os.Stat(value)
@@ -61,21 +61,21 @@ func frontendAttrs(b *pipeline.BuildPlan) (map[string]string, map[string]fsutil.
 		}
 		mount := "context-" + name
 		mounts[mount] = fs
-		attrs["context:"+name] = "local:" + mount
+		kv["context:"+name] = "local:" + mount
 	}
 	if b.NoCache {
-		attrs["no-cache"] = ""
+		kv["no-cache"] = ""
 	}
 	if b.Pull {
-		attrs["image-resolve-mode"] = "pull"
+		kv["image-resolve-mode"] = "pull"
 	}
 	if v, ok := provenanceAttr(b.Provenance); ok {
-		attrs["attest:provenance"] = v
+		kv["attest:provenance"] = v
 	}
 	if v, ok := sbomAttr(b.SBOM, b.SBOMGenerator); ok {
-		attrs["attest:sbom"] = v
+		kv["attest:sbom"] = v
 	}
-	return attrs, mounts, nil
+	return kv, mounts, nil
 }
 
 // provenanceAttr maps the provenance input onto attest:provenance, as

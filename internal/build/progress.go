@@ -50,14 +50,6 @@ func (s *Steps) observe(st *client.SolveStatus) {
 	}
 }
 
-// Share is the fraction of steps served from cache, 0 when there were none.
-func (s *Steps) Share() float64 {
-	if s.Total == 0 {
-		return 0
-	}
-	return float64(s.Cached) / float64(s.Total)
-}
-
 // display shows BuildKit's progress on w in mode (auto, tty, plain,
 // rawjson or quiet) while counting steps. It returns when ch is closed.
 func display(ctx context.Context, w io.Writer, mode string, ch chan *client.SolveStatus, steps *Steps) error {

@@ -14,12 +14,12 @@ import (
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	"github.com/moby/buildkit/session/sshforward/sshprovider"
 
-	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/attrs"
 )
 
 // attachables returns the session services BuildKit calls back into:
 // registry credentials from the keychain, build secrets, SSH forwarding.
-func attachables(keychain authn.Keychain, secrets []config.Secret, ssh []string) ([]session.Attachable, error) {
+func attachables(keychain authn.Keychain, secrets []attrs.Secret, ssh []string) ([]session.Attachable, error) {
 	values := map[string][]byte{}
 	for _, s := range secrets {
 		switch {

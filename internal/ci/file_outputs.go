@@ -52,11 +52,11 @@ func (o *fileOutputs) SetOutput(name, value string) error {
 		o.keys = append(o.keys, key)
 	}
 	o.vals[key] = value
-	var b strings.Builder
-	for _, k := range o.keys {
-		fmt.Fprintf(&b, "%s=%s\n", k, o.vals[k])
+	kv := make([][2]string, len(o.keys))
+	for i, k := range o.keys {
+		kv[i] = [2]string{k, o.vals[k]}
 	}
-	if err := o.write(DotenvFile, os.O_TRUNC, b.String()); err != nil {
+	if err := WriteOutputFile(o.dir, DotenvFile, FormatDotenv(kv), false); err != nil {
 		return fmt.Errorf("setting output %q: %w", name, err)
 	}
 	return nil
@@ -69,7 +69,7 @@ func (o *fileOutputs) AddSummary(markdown string) error {
 	if !strings.HasSuffix(markdown, "\n") {
 		markdown += "\n"
 	}
-	if err := o.write(SummaryFile, os.O_APPEND, markdown); err != nil {
+	if err := WriteOutputFile(o.dir, SummaryFile, markdown, true); err != nil {
 		return fmt.Errorf("adding to the job summary: %w", err)
 	}
 	return nil
@@ -79,13 +79,29 @@ func (o *fileOutputs) AddSummary(markdown string) error {
 // settings, Jenkins through its credentials binding, and a terminal not at all.
 func (*fileOutputs) Mask(string) {}
 
-// write writes data to name under the directory, creating both as needed;
-// mode is os.O_TRUNC or os.O_APPEND.
-func (o *fileOutputs) write(name string, mode int, data string) error {
-	if err := os.MkdirAll(o.dir, 0o755); err != nil {
-		return fmt.Errorf("creating output directory: %w", err)
+// FormatDotenv renders KEY=value lines, one per entry, in order. The
+// values must be one line each.
+func FormatDotenv(kv [][2]string) string {
+	var b strings.Builder
+	for _, e := range kv {
+		fmt.Fprintf(&b, "%s=%s\n", e[0], e[1])
 	}
-	f, err := os.OpenFile(filepath.Join(o.dir, name), os.O_WRONLY|os.O_CREATE|mode, 0o644)
+	return b.String()
+}
+
+// WriteOutputFile writes data to name under dir, creating both as
+// needed, replacing the file or, with appendTo, adding to its end. It is
+// the one writer of the output directory's files: the dotenv outputs, the
+// summary and the report.
+func WriteOutputFile(dir, name, data string, appendTo bool) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating the output directory: %w", err)
+	}
+	mode := os.O_TRUNC
+	if appendTo {
+		mode = os.O_APPEND
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|mode, 0o644)
 	if err != nil {
 		return err
 	}

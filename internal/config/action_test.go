@@ -125,8 +125,8 @@ func TestLoadActionDefaultsAndEmptyVariables(t *testing.T) {
 		src             Source
 	}{
 		{"scan", strconv.FormatBool(l.Scan), "false", FromFile},
-		{"push", l.Push, "true", FromFile},
-		{"sign", l.Sign, "false", FromFile},
+		{"push", string(l.Push), "true", FromFile},
+		{"sign", string(l.Sign), "false", FromFile},
 		{"progress", l.Progress, "plain", FromGitHub},
 		{"output-dir", l.OutputDir, ".slipway", FromDefault},
 		{"builder", l.Builder, "unix:///run/buildkit.sock", FromEnvDefault},

@@ -8,6 +8,8 @@
 // and the README table all come from this one declaration.
 package config
 
+import "github.com/slipway-ci/slipway/internal/mode"
+
 // Config is every input of slipway. Field tags:
 //
 //	input:"name"      the input's name (flag, config key; env SLIPWAY_NAME, INPUT_NAME)
@@ -24,7 +26,7 @@ type Config struct {
 	CI          string `input:"ci" default:"auto" enum:"auto|github|gitlab|jenkins|local" desc:"CI platform to read the context from; auto detects it"`
 	GitHubToken string `input:"github-token" secret:"true" action:"${{ github.token }}" desc:"Token for the GitHub API (repository metadata, PR comment); defaults to GITHUB_TOKEN"`
 	GitLabToken string `input:"gitlab-token" secret:"true" desc:"Token for the GitLab API (MR note); CI_JOB_TOKEN cannot post notes"`
-	OutputDir   string `input:"output-dir" default:".slipway" desc:"Directory for the OCI layout, reports and machine-readable results"`
+	OutputDir   string `input:"output-dir" desc:"Directory for the OCI layout, reports and machine-readable results"`
 
 	// Metadata (docker/metadata-action)
 	Images         []string `input:"images" list:"lines" comment:"#" desc:"Image repositories to publish to (metadata-action syntax: name=...,enable=...); on GitLab defaults to CI_REGISTRY_IMAGE"`
@@ -37,34 +39,34 @@ type Config struct {
 	SepAnnotations string   `input:"sep-annotations" desc:"Separator of the annotations output (default newline)"`
 
 	// Build (docker/build-push-action)
-	Context        string   `input:"context" default:"." desc:"Build context: a local directory"`
-	File           string   `input:"file" desc:"Path to the Dockerfile (default <context>/Dockerfile)"`
-	Target         string   `input:"target" desc:"Build stage to build"`
-	BuildArgs      []string `input:"build-args" list:"lines" desc:"Build arguments (KEY=value)"`
-	BuildContexts  []string `input:"build-contexts" list:"lines" desc:"Named build contexts (name=path or name=docker-image://ref)"`
-	Secrets        []string `input:"secrets" list:"lines" secret:"true" desc:"Build secrets: id=x,src=file / id=x,env=VAR, or build-push-action's KEY=value"`
-	SecretFiles    []string `input:"secret-files" list:"lines" desc:"Build secrets from files (KEY=path), as build-push-action"`
-	SecretEnvs     []string `input:"secret-envs" list:"comma" desc:"Build secrets from environment variables (KEY=VAR), as build-push-action"`
-	SSH            []string `input:"ssh" list:"comma" desc:"SSH agent sockets or keys to forward (default or id=path)"`
-	Platforms      []string `input:"platforms" list:"comma" desc:"Target platforms (linux/amd64,linux/arm64)"`
-	CacheFrom      []string `input:"cache-from" list:"lines" desc:"Cache sources (type=registry,ref=...; type=local,src=...; type=gha)"`
-	CacheTo        []string `input:"cache-to" list:"lines" desc:"Cache exports (type=registry,ref=...,mode=max; type=local,dest=...; type=inline; type=gha)"`
-	Push           string   `input:"push" default:"auto" enum:"auto|true|false" desc:"Push to the registries; auto pushes on every event except pull requests"`
-	Provenance     string   `input:"provenance" default:"mode=min" desc:"Provenance attestation: false, true, mode=min or mode=max"`
-	SBOM           string   `input:"sbom" default:"false" desc:"BuildKit SBOM attestation: true, false, or generator=<image>"`
-	SBOMGenerator  string   `input:"sbom-generator" desc:"Image of the SBOM generator BuildKit runs (default BuildKit's own)"`
-	Builder        string   `input:"builder" envdefault:"BUILDKIT_HOST" desc:"BuildKit address (unix://, tcp://, docker-container://, kube-pod://); default BUILDKIT_HOST, then the Docker Engine, then an embedded buildkitd"`
-	BuilderTLSCA   string   `input:"builder-tls-ca" envdefault:"BUILDKIT_TLS_CA" desc:"CA certificate file for a tcp:// builder (mTLS); default BUILDKIT_TLS_CA"`
-	BuilderTLSCert string   `input:"builder-tls-cert" envdefault:"BUILDKIT_TLS_CERT" desc:"Client certificate file for a tcp:// builder; default BUILDKIT_TLS_CERT"`
-	BuilderTLSKey  string   `input:"builder-tls-key" envdefault:"BUILDKIT_TLS_KEY" desc:"Client key file for a tcp:// builder; default BUILDKIT_TLS_KEY"`
-	BuilderTLSName string   `input:"builder-tls-servername" envdefault:"BUILDKIT_TLS_SERVERNAME" desc:"Server name to verify a tcp:// builder's certificate against"`
-	DockerHost     string   `input:"docker-host" envdefault:"DOCKER_HOST" default:"unix:///var/run/docker.sock" desc:"Docker Engine that runs a BuildKit container when no builder is given"`
-	BuildkitImage  string   `input:"buildkit-image" default:"moby/buildkit:v0.34.2" desc:"BuildKit image started through the Docker Engine when no builder is given"`
-	NoCache        bool     `input:"no-cache" default:"false" desc:"Do not use the cache when building"`
-	Pull           bool     `input:"pull" default:"false" desc:"Always pull newer versions of the base images"`
-	Progress       string   `input:"progress" default:"auto" enum:"auto|tty|plain|rawjson|quiet" desc:"Build progress output on stderr"`
-	RegistryAuth   []string `input:"registry-auth" list:"lines" secret:"true" desc:"Registry credentials, one host=user:password per line"`
-	RegistryRetry  string   `input:"registry-retry-time" default:"2m" desc:"How long one registry request is retried through transient faults (resets, timeouts, 408, 429, 5xx; Retry-After honoured), a Go duration; 0 turns retries off"`
+	Context        string      `input:"context" default:"." desc:"Build context: a local directory"`
+	File           string      `input:"file" desc:"Path to the Dockerfile (default <context>/Dockerfile)"`
+	Target         string      `input:"target" desc:"Build stage to build"`
+	BuildArgs      []string    `input:"build-args" list:"lines" desc:"Build arguments (KEY=value)"`
+	BuildContexts  []string    `input:"build-contexts" list:"lines" desc:"Named build contexts (name=path or name=docker-image://ref)"`
+	Secrets        []string    `input:"secrets" list:"lines" secret:"true" desc:"Build secrets: id=x,src=file / id=x,env=VAR, or build-push-action's KEY=value"`
+	SecretFiles    []string    `input:"secret-files" list:"lines" desc:"Build secrets from files (KEY=path), as build-push-action"`
+	SecretEnvs     []string    `input:"secret-envs" list:"comma" desc:"Build secrets from environment variables (KEY=VAR), as build-push-action"`
+	SSH            []string    `input:"ssh" list:"comma" desc:"SSH agent sockets or keys to forward (default or id=path)"`
+	Platforms      []string    `input:"platforms" list:"comma" desc:"Target platforms (linux/amd64,linux/arm64)"`
+	CacheFrom      []string    `input:"cache-from" list:"lines" desc:"Cache sources (type=registry,ref=...; type=local,src=...; type=gha)"`
+	CacheTo        []string    `input:"cache-to" list:"lines" desc:"Cache exports (type=registry,ref=...,mode=max; type=local,dest=...; type=inline; type=gha)"`
+	Push           mode.Switch `input:"push" default:"auto" enum:"auto|true|false" desc:"Push to the registries; auto pushes on every event except pull requests"`
+	Provenance     string      `input:"provenance" default:"mode=min" desc:"Provenance attestation: false, true, mode=min or mode=max"`
+	SBOM           string      `input:"sbom" default:"false" desc:"BuildKit SBOM attestation: true, false, or generator=<image>"`
+	SBOMGenerator  string      `input:"sbom-generator" desc:"Image of the SBOM generator BuildKit runs (default BuildKit's own)"`
+	Builder        string      `input:"builder" envdefault:"BUILDKIT_HOST" desc:"BuildKit address (unix://, tcp://, docker-container://, kube-pod://); default BUILDKIT_HOST, then the Docker Engine, then an embedded buildkitd"`
+	BuilderTLSCA   string      `input:"builder-tls-ca" envdefault:"BUILDKIT_TLS_CA" desc:"CA certificate file for a tcp:// builder (mTLS); default BUILDKIT_TLS_CA"`
+	BuilderTLSCert string      `input:"builder-tls-cert" envdefault:"BUILDKIT_TLS_CERT" desc:"Client certificate file for a tcp:// builder; default BUILDKIT_TLS_CERT"`
+	BuilderTLSKey  string      `input:"builder-tls-key" envdefault:"BUILDKIT_TLS_KEY" desc:"Client key file for a tcp:// builder; default BUILDKIT_TLS_KEY"`
+	BuilderTLSName string      `input:"builder-tls-servername" envdefault:"BUILDKIT_TLS_SERVERNAME" desc:"Server name to verify a tcp:// builder's certificate against"`
+	DockerHost     string      `input:"docker-host" envdefault:"DOCKER_HOST" default:"unix:///var/run/docker.sock" desc:"Docker Engine that runs a BuildKit container when no builder is given"`
+	BuildkitImage  string      `input:"buildkit-image" default:"moby/buildkit:v0.34.2" desc:"BuildKit image started through the Docker Engine when no builder is given"`
+	NoCache        bool        `input:"no-cache" default:"false" desc:"Do not use the cache when building"`
+	Pull           bool        `input:"pull" default:"false" desc:"Always pull newer versions of the base images"`
+	Progress       string      `input:"progress" default:"auto" enum:"auto|tty|plain|rawjson|quiet" desc:"Build progress output on stderr"`
+	RegistryAuth   []string    `input:"registry-auth" list:"lines" secret:"true" desc:"Registry credentials, one host=user:password per line"`
+	RegistryRetry  string      `input:"registry-retry-time" default:"2m" desc:"How long one registry request is retried through transient faults (resets, timeouts, 408, 429, 5xx; Retry-After honoured), a Go duration; 0 turns retries off"`
 
 	// Scan (aquasecurity/trivy-action)
 	Scan             bool     `input:"scan" default:"true" desc:"Scan the image with Trivy before any tag moves"`
@@ -77,14 +79,14 @@ type Config struct {
 	ScanSkipDBUpdate bool     `input:"scan-skip-db-update" default:"false" desc:"Use the vulnerability DB in the cache without updating it"`
 
 	// Sign (sigstore/cosign)
-	Sign        string `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
-	CosignKey   string `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
-	FulcioURL   string `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
-	RekorURL    string `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
-	TlogUpload  bool   `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
-	TrustedRoot string `input:"trusted-root" desc:"Sigstore trusted_root.json to verify keyless signatures with, for a private Fulcio and Rekor (default: the public instance's, through TUF)"`
-	Attest      bool   `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
+	Sign        mode.Switch `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
+	CosignKey   string      `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
+	FulcioURL   string      `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
+	RekorURL    string      `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
+	TlogUpload  bool        `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
+	TrustedRoot string      `input:"trusted-root" desc:"Sigstore trusted_root.json to verify keyless signatures with, for a private Fulcio and Rekor (default: the public instance's, through TUF)"`
+	Attest      bool        `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
 
 	// Report
-	Comment string `input:"comment" default:"auto" enum:"auto|always|never" desc:"Sticky PR/MR comment: auto comments on pull requests when allowed"`
+	Comment mode.Comment `input:"comment" default:"auto" enum:"auto|always|never" desc:"Sticky PR/MR comment: auto comments on pull requests when allowed"`
 }

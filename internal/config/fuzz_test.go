@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/csvlist"
 	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
@@ -64,27 +65,27 @@ func FuzzParseCacheEntry(f *testing.F) {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, e string, from bool) {
-		attrs, err := ParseCacheEntry(e, from)
+		kv, err := attrs.CacheEntry(e, from)
 		bare := from && !strings.Contains(e, "=")
 		if err != nil {
 			if bare {
-				t.Fatalf("ParseCacheEntry(%q, from) = %v for a bare reference", e, err)
+				t.Fatalf("attrs.CacheEntry(%q, from) = %v for a bare reference", e, err)
 			}
-			if _, err2 := ParseAttrs(e); err2 == nil {
-				t.Fatalf("ParseCacheEntry(%q) = %v, but ParseAttrs accepts it", e, err)
+			if _, err2 := attrs.Parse(e); err2 == nil {
+				t.Fatalf("attrs.CacheEntry(%q) = %v, but ParseAttrs accepts it", e, err)
 			}
 		} else {
 			if bare {
 				want := map[string]string{"type": "registry", "ref": strings.TrimSpace(e)}
-				if !maps.Equal(attrs, want) {
-					t.Fatalf("ParseCacheEntry(%q, from) = %q, want %q", e, attrs, want)
+				if !maps.Equal(kv, want) {
+					t.Fatalf("attrs.CacheEntry(%q, from) = %q, want %q", e, kv, want)
 				}
-			} else if a2, err2 := ParseAttrs(e); err2 != nil || !maps.Equal(attrs, a2) {
-				t.Fatalf("ParseCacheEntry(%q) = %q, ParseAttrs = %q, %v", e, attrs, a2, err2)
+			} else if a2, err2 := attrs.Parse(e); err2 != nil || !maps.Equal(kv, a2) {
+				t.Fatalf("attrs.CacheEntry(%q) = %q, ParseAttrs = %q, %v", e, kv, a2, err2)
 			}
-			for k, v := range attrs {
+			for k, v := range kv {
 				if k != strings.ToLower(strings.TrimSpace(k)) || v != strings.TrimSpace(v) {
-					t.Fatalf("ParseCacheEntry(%q): attribute %q=%q is not normalized", e, k, v)
+					t.Fatalf("attrs.CacheEntry(%q): attribute %q=%q is not normalized", e, k, v)
 				}
 			}
 		}
@@ -97,8 +98,8 @@ func FuzzParseCacheEntry(f *testing.F) {
 		}
 		if verr := c.validateCache(); verr != nil {
 			fuzzInputError(t, "validateCache("+e+")", verr, input)
-		} else if err != nil || !slices.Contains(cacheTypes, attrs["type"]) {
-			t.Fatalf("validateCache accepts %q: attrs %q, %v; want a known type", e, attrs, err)
+		} else if err != nil || !slices.Contains(cacheTypes, kv["type"]) {
+			t.Fatalf("validateCache accepts %q: kv %q, %v; want a known type", e, kv, err)
 		}
 	})
 }
@@ -114,28 +115,28 @@ func FuzzParseAttrs(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, e string) {
-		attrs, err := ParseAttrs(e)
+		kv, err := attrs.Parse(e)
 		if err != nil {
 			return
 		}
-		keys := slices.Sorted(maps.Keys(attrs))
+		keys := slices.Sorted(maps.Keys(kv))
 		for _, k := range keys {
-			if v := attrs[k]; k != strings.ToLower(strings.TrimSpace(k)) || v != strings.TrimSpace(v) {
-				t.Fatalf("ParseAttrs(%q): attribute %q=%q is not normalized", e, k, v)
+			if v := kv[k]; k != strings.ToLower(strings.TrimSpace(k)) || v != strings.TrimSpace(v) {
+				t.Fatalf("attrs.Parse(%q): attribute %q=%q is not normalized", e, k, v)
 			}
 		}
 		// A record of one field is split at its commas whether quoted or
 		// not (getList), so a lone attribute with a comma cannot be written.
-		if len(keys) == 1 && strings.Contains(keys[0]+attrs[keys[0]], ",") {
+		if len(keys) == 1 && strings.Contains(keys[0]+kv[keys[0]], ",") {
 			return
 		}
 		fields := make([]string, len(keys))
 		for i, k := range keys {
-			fields[i] = csvQuote(k + "=" + attrs[k])
+			fields[i] = csvQuote(k + "=" + kv[k])
 		}
-		again, err := ParseAttrs(strings.Join(fields, ","))
-		if err != nil || !maps.Equal(again, attrs) {
-			t.Fatalf("ParseAttrs(%q) = %q; written back as %q it reads %q, %v", e, attrs, strings.Join(fields, ","), again, err)
+		again, err := attrs.Parse(strings.Join(fields, ","))
+		if err != nil || !maps.Equal(again, kv) {
+			t.Fatalf("attrs.Parse(%q) = %q; written back as %q it reads %q, %v", e, kv, strings.Join(fields, ","), again, err)
 		}
 	})
 }
@@ -153,31 +154,31 @@ func FuzzRedactAttrs(f *testing.F) {
 	f.Add("", uint8(7), "https://user@host/x", "")
 	f.Add("type=s3", uint8(6), "https://minio:p@ss@minio.example.com", "")
 	f.Fuzz(func(t *testing.T, prefix string, sel uint8, secret, suffix string) {
-		out := RedactAttrs(prefix)
+		out := attrs.Redact(prefix)
 		if _, err := csvlist.Split(prefix, csvlist.Opts{}); (err != nil) != (out == "(unparsable entry)") {
-			t.Fatalf("RedactAttrs(%q) = %q; Split error %v", prefix, out, err)
+			t.Fatalf("attrs.Redact(%q) = %q; Split error %v", prefix, out, err)
 		}
 
-		keys := append(slices.Clone(secretAttrs), "endpoint_url", "ref", "url")
+		keys := append(slices.Clone(attrs.CredentialKeys), "endpoint_url", "ref", "url")
 		k := keys[int(sel)%len(keys)]
 		if sel >= 128 {
 			k = " " + strings.ToUpper(k)
 		}
 		e := prefix + "," + k + "=" + secret + "," + suffix
-		attrs, err := ParseAttrs(e)
+		kv, err := attrs.Parse(e)
 		key := strings.ToLower(strings.TrimSpace(k))
 		v := strings.TrimSpace(secret)
-		if err != nil || attrs[key] != v || v == "" {
+		if err != nil || kv[key] != v || v == "" {
 			return // the secret is not the attribute's value as parsed
 		}
-		red := RedactAttrs(e)
-		if slices.Contains(secretAttrs, key) {
+		red := attrs.Redact(e)
+		if slices.Contains(attrs.CredentialKeys, key) {
 			e2 := prefix + "," + k + "=x," + suffix
-			if a2, err := ParseAttrs(e2); err != nil || a2[key] != "x" {
+			if a2, err := attrs.Parse(e2); err != nil || a2[key] != "x" {
 				return // the secret changed the entry's structure
 			}
-			if red2 := RedactAttrs(e2); red != red2 {
-				t.Fatalf("RedactAttrs(%q) = %q, with %s=x: %q: the value shows", e, red, key, red2)
+			if red2 := attrs.Redact(e2); red != red2 {
+				t.Fatalf("attrs.Redact(%q) = %q, with %s=x: %q: the value shows", e, red, key, red2)
 			}
 			return
 		}
@@ -186,13 +187,13 @@ func FuzzRedactAttrs(f *testing.F) {
 		if err != nil || u.User == nil || strings.ContainsAny(secret, ",\"\r\n") {
 			return
 		}
-		_, rv, _ := strings.Cut(RedactAttrs(k+"="+secret), "=")
+		_, rv, _ := strings.Cut(attrs.Redact(k+"="+secret), "=")
 		ru, err := url.Parse(strings.TrimSpace(rv))
 		if err != nil {
-			t.Fatalf("RedactAttrs(%q) = %q, no longer a URL: %v", k+"="+secret, rv, err)
+			t.Fatalf("attrs.Redact(%q) = %q, no longer a URL: %v", k+"="+secret, rv, err)
 		}
 		if _, hasPW := ru.User.Password(); ru.User == nil || ru.User.Username() != "***" || hasPW {
-			t.Fatalf("RedactAttrs(%q) shows %q: user information not hidden (%v)", k+"="+secret, rv, err)
+			t.Fatalf("attrs.Redact(%q) shows %q: user information not hidden (%v)", k+"="+secret, rv, err)
 		}
 	})
 }
@@ -209,9 +210,9 @@ func FuzzParseSecret(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, e string) {
-		s, err := ParseSecret(e)
+		s, err := attrs.ParseSecret(e)
 		if berr := (&Config{Secrets: []string{e}}).validateSecrets(); (berr != nil) != (err != nil) {
-			t.Fatalf("ParseSecret(%q) = %v but BuildSecrets: %v", e, err, berr)
+			t.Fatalf("attrs.ParseSecret(%q) = %v but BuildSecrets: %v", e, err, berr)
 		} else if berr != nil {
 			fuzzInputError(t, "BuildSecrets("+e+")", berr, "secrets")
 		}
@@ -219,16 +220,16 @@ func FuzzParseSecret(f *testing.F) {
 			return
 		}
 		if s.ID == "" {
-			t.Fatalf("ParseSecret(%q) = %+v: no id", e, s)
+			t.Fatalf("attrs.ParseSecret(%q) = %+v: no id", e, s)
 		}
 		if s.Src == "" && s.Env == "" {
 			if s.ID+"="+s.Value != e {
-				t.Fatalf("ParseSecret(%q) = %+v: an inline secret that is not the entry", e, s)
+				t.Fatalf("attrs.ParseSecret(%q) = %+v: an inline secret that is not the entry", e, s)
 			}
 			return
 		}
 		if s.Value != "" {
-			t.Fatalf("ParseSecret(%q) = %+v: a value and a source", e, s)
+			t.Fatalf("attrs.ParseSecret(%q) = %+v: a value and a source", e, s)
 		}
 		fields := []string{csvQuote("id=" + s.ID)}
 		if s.Src != "" {
@@ -238,8 +239,8 @@ func FuzzParseSecret(f *testing.F) {
 			fields = append(fields, csvQuote("env="+s.Env))
 		}
 		w := strings.Join(fields, ",")
-		if again, err := ParseSecret(w); err != nil || again != s {
-			t.Fatalf("ParseSecret(%q) = %+v; written back as %q it reads %+v, %v", e, s, w, again, err)
+		if again, err := attrs.ParseSecret(w); err != nil || again != s {
+			t.Fatalf("attrs.ParseSecret(%q) = %+v; written back as %q it reads %+v, %v", e, s, w, again, err)
 		}
 	})
 }
@@ -404,7 +405,11 @@ func FuzzLoadConfigFile(f *testing.F) {
 				list, _ := csvlist.Split(raw, in.List)
 				want = list
 			}
-			if got := fieldValue(&l.Config, in).Interface(); !reflect.DeepEqual(got, want) {
+			got := fieldValue(&l.Config, in).Interface()
+			if in.Kind == KindString {
+				got = fieldValue(&l.Config, in).String() // typed modes are strings
+			}
+			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("%q: %s = %#v, want %#v", data, in.Name, got, want)
 			}
 		}

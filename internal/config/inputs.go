@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/csvlist"
 )
 
@@ -53,6 +54,11 @@ var (
 	inputIndex map[string]int
 )
 
+// ownedDefaults are defaults another package owns and uses without the
+// configuration, kept there so that each is written once: the directory
+// the CI providers write outputs to is the output-dir input's default.
+var ownedDefaults = map[string]string{"output-dir": ci.DefaultOutputDir}
+
 // Inputs returns every input in declaration order.
 func Inputs() []Input {
 	inputsOnce.Do(func() {
@@ -73,6 +79,9 @@ func Inputs() []Input {
 
 				EnvDefault:    f.Tag.Get("envdefault"),
 				actionDefault: f.Tag.Get("action"),
+			}
+			if d, ok := ownedDefaults[name]; ok {
+				in.Default = d
 			}
 			if e := f.Tag.Get("enum"); e != "" {
 				in.Enum = strings.Split(e, "|")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 )
@@ -65,7 +66,7 @@ progress: plain
 		{"target", c.Target, "from-env", FromEnv},
 		{"file", c.File, "from-github.Dockerfile", FromGitHub},
 		{"context", c.Context, dir, FromEnv},
-		{"push", c.Push, "auto", FromDefault},
+		{"push", string(c.Push), "auto", FromDefault},
 	} {
 		if tc.got != tc.want || l.Origin[tc.name] != tc.src {
 			t.Errorf("%s = %q from %s, want %q from %s", tc.name, tc.got, l.Origin[tc.name], tc.want, tc.src)
@@ -193,17 +194,17 @@ func TestSecretsNeverInErrors(t *testing.T) {
 func TestParseSecret(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want Secret
+		want attrs.Secret
 	}{
-		{"id=npm,src=/run/npmrc", Secret{ID: "npm", Src: "/run/npmrc"}},
-		{"id=tok,env=GH_TOKEN", Secret{ID: "tok", Env: "GH_TOKEN"}},
-		{"type=env,id=TOKEN", Secret{ID: "TOKEN", Env: "TOKEN"}},
-		{"GIT_AUTH_TOKEN=abc,def", Secret{ID: "GIT_AUTH_TOKEN", Value: "abc,def"}},
-		{"MYSECRET=multi\nline", Secret{ID: "MYSECRET", Value: "multi\nline"}},
+		{"id=npm,src=/run/npmrc", attrs.Secret{ID: "npm", Src: "/run/npmrc"}},
+		{"id=tok,env=GH_TOKEN", attrs.Secret{ID: "tok", Env: "GH_TOKEN"}},
+		{"type=env,id=TOKEN", attrs.Secret{ID: "TOKEN", Env: "TOKEN"}},
+		{"GIT_AUTH_TOKEN=abc,def", attrs.Secret{ID: "GIT_AUTH_TOKEN", Value: "abc,def"}},
+		{"MYSECRET=multi\nline", attrs.Secret{ID: "MYSECRET", Value: "multi\nline"}},
 	} {
-		got, err := ParseSecret(tc.in)
+		got, err := attrs.ParseSecret(tc.in)
 		if err != nil || got != tc.want {
-			t.Errorf("ParseSecret(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			t.Errorf("attrs.ParseSecret(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
 	}
 }

@@ -15,8 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sys/unix"
 
-	"github.com/slipway-ci/slipway/internal/csvlist"
+	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/severity"
 )
 
 // Validate checks every input's form; it reads nothing. The first problem
@@ -148,99 +149,30 @@ func (c *Config) validateCache() error {
 		entries []string
 	}{{"cache-from", c.CacheFrom}, {"cache-to", c.CacheTo}} {
 		for i, e := range x.entries {
-			attrs, err := ParseCacheEntry(e, x.input == "cache-from")
+			kv, err := attrs.CacheEntry(e, x.input == "cache-from")
 			if err != nil {
-				return errs.WrapInput(x.input, err, "entry %d (%q) is malformed", i+1, RedactAttrs(e))
+				return errs.WrapInput(x.input, err, "entry %d (%q) is malformed", i+1, attrs.Redact(e))
 			}
-			if t := attrs["type"]; !slices.Contains(cacheTypes, t) {
-				return errs.Input(x.input, "entry %d (%q): unknown cache type %q (expected type= one of %s)", i+1, RedactAttrs(e), t, strings.Join(cacheTypes, ", "))
+			if t := kv["type"]; !slices.Contains(cacheTypes, t) {
+				return errs.Input(x.input, "entry %d (%q): unknown cache type %q (expected type= one of %s)", i+1, attrs.Redact(e), t, strings.Join(cacheTypes, ", "))
 			}
-			if need := cacheNeeds(attrs["type"], x.input == "cache-to"); need != "" && attrs[need] == "" {
-				return errs.Input(x.input, "entry %d (%q): type=%s needs %s=", i+1, RedactAttrs(e), attrs["type"], need)
+			if need := cacheNeeds(kv["type"], x.input == "cache-to"); need != "" && kv[need] == "" {
+				return errs.Input(x.input, "entry %d (%q): type=%s needs %s=", i+1, attrs.Redact(e), kv["type"], need)
 			}
 		}
 	}
 	return nil
 }
 
-// ParseCacheEntry reads a cache-from or cache-to entry into its
-// attributes. In cache-from a bare reference means type=registry,ref=<it>.
-func ParseCacheEntry(e string, from bool) (map[string]string, error) {
-	if from && !strings.Contains(e, "=") {
-		return map[string]string{"type": "registry", "ref": strings.TrimSpace(e)}, nil
-	}
-	return ParseAttrs(e)
-}
-
-// secretAttrs are attribute keys whose values are credentials (BuildKit's
-// gha, s3 and azblob caches).
-var secretAttrs = []string{"token", "secret_access_key", "session_token", "access_key_id", "account_url", "shared_key"}
-
-// RedactAttrs returns a key=value entry with credential values and URL
-// user information hidden, for display.
-func RedactAttrs(e string) string {
-	fields, err := csvlist.Split(e, csvlist.Opts{})
-	if err != nil {
-		return "(unparsable entry)"
-	}
-	for i, f := range fields {
-		k, _, ok := strings.Cut(f, "=")
-		switch {
-		case ok && slices.Contains(secretAttrs, strings.ToLower(strings.TrimSpace(k))):
-			fields[i] = k + "=***"
-		default:
-			fields[i] = redactURL(f)
-		}
-	}
-	return strings.Join(fields, ",")
-}
-
-// redactURL hides the user information of the URL in s, if any.
-func redactURL(s string) string {
-	i := strings.Index(s, "://")
-	if i < 0 {
-		return s
-	}
-	rest := s[i+3:]
-	// The user information ends at the last "@" before the path, as
-	// url.Parse reads it (a password may hold an "@").
-	authority := rest
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		authority = rest[:j]
-	}
-	at := strings.LastIndex(authority, "@")
-	if at < 0 {
-		return s
-	}
-	return s[:i+3] + "***@" + rest[at+1:]
-}
-
-// ParseAttrs splits a CSV entry of key=value attributes.
-func ParseAttrs(e string) (map[string]string, error) {
-	fields, err := csvlist.Split(e, csvlist.Opts{})
-	if err != nil {
-		return nil, err
-	}
-	attrs := map[string]string{}
-	for _, f := range fields {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, fmt.Errorf("%q is not key=value", f)
-		}
-		attrs[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
-	}
-	return attrs, nil
-}
-
 func (c *Config) validateAttestations() error {
 	switch strings.ToLower(c.Provenance) {
 	case "", "true", "false", "1", "0":
 	default:
-		attrs, err := ParseAttrs(c.Provenance)
+		kv, err := attrs.Parse(c.Provenance)
 		if err != nil {
 			return errs.Input("provenance", "%q: expected true, false, mode=min or mode=max", c.Provenance)
 		}
-		for k, v := range attrs {
+		for k, v := range kv {
 			switch {
 			case k == "mode" && (v == "min" || v == "max"):
 			case k == "builder-id" || k == "version" || k == "disabled" || k == "reproducible":
@@ -252,8 +184,8 @@ func (c *Config) validateAttestations() error {
 	switch strings.ToLower(c.SBOM) {
 	case "", "true", "false", "1", "0":
 	default:
-		attrs, err := ParseAttrs(c.SBOM)
-		if err != nil || attrs["generator"] == "" {
+		kv, err := attrs.Parse(c.SBOM)
+		if err != nil || kv["generator"] == "" {
 			return errs.Input("sbom", "%q: expected true, false or generator=<image>", c.SBOM)
 		}
 	}
@@ -292,9 +224,6 @@ func (c *Config) RetryTime() (time.Duration, error) {
 	return d, nil
 }
 
-// Severities are Trivy's severity names.
-var Severities = []string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
-
 func (c *Config) validateScan() error {
 	for _, r := range c.ScanDBRepository {
 		if _, err := name.ParseReference(r); err != nil {
@@ -302,11 +231,11 @@ func (c *Config) validateScan() error {
 		}
 	}
 	for i, s := range c.Severity {
-		s = strings.ToUpper(s)
-		if !slices.Contains(Severities, s) {
-			return errs.Input("severity", "%q is not a severity (expected a list of %s)", c.Severity[i], strings.Join(Severities, ", "))
+		sev, err := severity.Parse(s)
+		if err != nil {
+			return errs.Input("severity", "%s", err.Error())
 		}
-		c.Severity[i] = s
+		c.Severity[i] = sev.String()
 	}
 	return nil
 }
@@ -363,9 +292,9 @@ func (l *Loaded) SecretValues() []string {
 		}
 	}
 	for _, e := range append(append([]string{}, l.CacheFrom...), l.CacheTo...) {
-		attrs, _ := ParseAttrs(e)
-		for _, k := range secretAttrs {
-			add(attrs[k])
+		kv, _ := attrs.Parse(e)
+		for _, k := range attrs.CredentialKeys {
+			add(kv[k])
 		}
 	}
 	for _, e := range l.BuildContexts {
@@ -412,11 +341,11 @@ func (l *Loaded) DropUnusableCache(warn func(string)) {
 	_, ok := l.GHACache()
 	drop := func(input string, entries []string) []string {
 		return slices.DeleteFunc(entries, func(e string) bool {
-			attrs, err := ParseAttrs(e)
-			if err != nil || attrs["type"] != "gha" || ok || attrs["token"] != "" {
+			kv, err := attrs.Parse(e)
+			if err != nil || kv["type"] != "gha" || ok || kv["token"] != "" {
 				return false
 			}
-			warn(fmt.Sprintf("%s entry %s ignored: type=gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN), which this job does not have", input, RedactAttrs(e)))
+			warn(fmt.Sprintf("%s entry %s ignored: type=gha needs the GitHub Actions runtime (ACTIONS_RUNTIME_TOKEN), which this job does not have", input, attrs.Redact(e)))
 			return true
 		})
 	}
@@ -448,7 +377,7 @@ func (l *Loaded) CheckPaths() error {
 	}
 	for _, e := range l.BuildContexts {
 		name, v, _ := strings.Cut(e, "=")
-		if RemoteContext(v) {
+		if attrs.RemoteContext(v) {
 			continue
 		}
 		if st, err := os.Stat(v); err != nil || !st.IsDir() {
@@ -489,18 +418,6 @@ func (l *Loaded) CheckPaths() error {
 		}
 	}
 	return nil
-}
-
-// RemoteContext tells whether a build-contexts value names something
-// other than a local directory (an image, an OCI layout, another stage,
-// a Git or HTTPS URL).
-func RemoteContext(v string) bool {
-	for _, p := range []string{"docker-image://", "oci-layout://", "target:", "input:", "https://", "http://", "git://", "git@"} {
-		if strings.HasPrefix(v, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // needFile checks that path is a readable regular file.

@@ -10,8 +10,5 @@ import "strings"
 // Space is every whitespace character, in one string.
 const Space = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 
-// IsSpace reports whether r is one of Space.
-func IsSpace(r rune) bool { return strings.ContainsRune(Space, r) }
-
 // Trim is String.prototype.trim.
 func Trim(s string) string { return strings.Trim(s, Space) }

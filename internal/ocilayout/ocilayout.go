@@ -35,9 +35,6 @@ func Open(dir string) (*Layout, error) {
 	return &Layout{dir: dir, root: root}, nil
 }
 
-// Dir is the layout's directory.
-func (l *Layout) Dir() string { return l.dir }
-
 // Root is the layout's index.json.
 func (l *Layout) Root() v1.ImageIndex { return l.root }
 

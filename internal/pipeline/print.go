@@ -53,12 +53,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 	row("file", b.File)
 	row("target", b.Target)
 	row("platforms", b.Platforms)
-	row("build-args", b.BuildArgs)
-	row("build-contexts", b.BuildContexts)
-	row("secrets", b.Secrets)
+	row("build-args", shown(b.BuildArgs))
+	row("build-contexts", shown(b.BuildContexts))
+	row("secrets", shown(b.Secrets))
 	row("ssh", b.SSH)
-	row("cache-from", b.CacheFrom)
-	row("cache-to", b.CacheTo)
+	row("cache-from", shown(b.CacheFrom))
+	row("cache-to", shown(b.CacheTo))
 	row("no-cache / pull", fmt.Sprintf("%v / %v", b.NoCache, b.Pull))
 	row("provenance", b.Provenance)
 	row("sbom", b.SBOM)
@@ -78,7 +78,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 
 	section("Scan")
 	if p.Scan.Enabled {
-		row("severity", p.Scan.Severity)
+		row("severity", shown(p.Scan.Severity))
 		row("ignore-unfixed", p.Scan.IgnoreUnfixed)
 		row("trivyignores", p.Scan.TrivyIgnores)
 		row("fail on findings", p.Scan.Fail)
@@ -132,4 +132,14 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// shown renders values as they are displayed: what may carry a secret
+// hides it in its String.
+func shown[T fmt.Stringer](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
+	}
+	return out
 }

@@ -7,6 +7,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway-ci/slipway/internal/artifact"
+	"github.com/slipway-ci/slipway/internal/mode"
+	"github.com/slipway-ci/slipway/internal/severity"
 )
 
 // The result model: what each stage produced. The report renders it
@@ -71,11 +73,11 @@ type PlatformImage struct {
 
 // ScanResult is everything the scan found and wrote, and the gate's verdict.
 type ScanResult struct {
-	Counts  map[string]int `json:"counts"`
-	Passed  bool           `json:"passed"`
-	Verdict string         `json:"verdict"`
+	Counts  map[severity.Severity]int `json:"counts"`
+	Passed  bool                      `json:"passed"`
+	Verdict string                    `json:"verdict"`
 	// Threshold is the gate's severities, highest first.
-	Threshold []string `json:"threshold"`
+	Threshold []severity.Severity `json:"threshold"`
 	// Blocking is the findings at the threshold that fail the gate,
 	// worst first (distinct over the platforms).
 	Blocking []Finding `json:"blocking"`
@@ -97,26 +99,26 @@ type ScanResult struct {
 
 // Finding is one vulnerability in one package.
 type Finding struct {
-	ID        string   `json:"id"`
-	Severity  string   `json:"severity"`
-	Package   string   `json:"package"`
-	Installed string   `json:"installed"`
-	Fixed     string   `json:"fixed,omitempty"`
-	Status    string   `json:"status,omitempty"`
-	Title     string   `json:"title,omitempty"`
-	URL       string   `json:"url,omitempty"`
-	Path      string   `json:"path,omitempty"` // language packages: the file it came from
-	Platforms []string `json:"platforms,omitempty"`
+	ID        string            `json:"id"`
+	Severity  severity.Severity `json:"severity"`
+	Package   string            `json:"package"`
+	Installed string            `json:"installed"`
+	Fixed     string            `json:"fixed,omitempty"`
+	Status    string            `json:"status,omitempty"`
+	Title     string            `json:"title,omitempty"`
+	URL       string            `json:"url,omitempty"`
+	Path      string            `json:"path,omitempty"` // language packages: the file it came from
+	Platforms []string          `json:"platforms,omitempty"`
 }
 
 // ScanPlatform is one platform image's scan.
 type ScanPlatform struct {
-	Platform string         `json:"platform"`
-	Digest   string         `json:"digest"`
-	Artifact string         `json:"artifact"`     // the name reports give it
-	OS       string         `json:"os,omitempty"` // e.g. "alpine 3.22.1"
-	Packages int            `json:"packages"`
-	Counts   map[string]int `json:"counts"`
+	Platform string                    `json:"platform"`
+	Digest   string                    `json:"digest"`
+	Artifact string                    `json:"artifact"`     // the name reports give it
+	OS       string                    `json:"os,omitempty"` // e.g. "alpine 3.22.1"
+	Packages int                       `json:"packages"`
+	Counts   map[severity.Severity]int `json:"counts"`
 }
 
 // Formats of the scan's reports (ReportFile.Format).
@@ -145,7 +147,7 @@ type DBInfo struct {
 
 // SignResult is what signing left in the registries.
 type SignResult struct {
-	Mode string `json:"mode"` // "key" or "keyless"
+	Mode mode.Signing `json:"mode"`
 	// Signed is every digest signed: the index and each manifest in it
 	// (platform images and attestation manifests), as cosign sign
 	// --recursive.
@@ -160,8 +162,12 @@ type SignResult struct {
 	// Identity is the signer: the key's public key fingerprint, or the
 	// certificate's subject and issuer for keyless.
 	Identity string `json:"identity,omitempty"`
-	// PublicKey is the PEM public key (key mode), for the verify command.
-	PublicKey string `json:"public-key,omitempty"`
+	// PublicKey is the PEM public key (key mode), for the verify command;
+	// CertificateIdentity and CertificateIssuer are the keyless
+	// certificate's subject and OIDC issuer. Verify checks against them.
+	PublicKey           string `json:"public-key,omitempty"`
+	CertificateIdentity string `json:"certificate-identity,omitempty"`
+	CertificateIssuer   string `json:"certificate-oidc-issuer,omitempty"`
 	// TlogIndex is the transparency log index of the signature, -1 when
 	// not uploaded.
 	TlogIndex int64 `json:"tlog-index"`

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -29,13 +30,6 @@ import (
 //     a personal access token.)
 //   - Comment errors never fail the run: the summary's warnings say why
 //     there is no comment.
-
-// Comment modes (the comment input).
-const (
-	CommentAuto   = "auto"
-	CommentAlways = "always"
-	CommentNever  = "never"
-)
 
 // actionsBot is the author of the comments GITHUB_TOKEN posts.
 const actionsBot = "github-actions[bot]"
@@ -118,9 +112,9 @@ func author(ctx context.Context, api forgeAPI) (string, error) {
 // returned status's Reason, and in note when the summary should say it.
 func (n *Notifier) comment(ctx context.Context, p *pipeline.Plan, body string) (cs CommentStatus, note string) {
 	c := n.CI
-	mode := n.Comment
-	if mode == "" {
-		mode = CommentAuto
+	cm := n.Comment
+	if cm == "" {
+		cm = mode.CommentAuto
 	}
 	skip := func(reason string, tell bool) (CommentStatus, string) {
 		skipped := CommentStatus{Action: "skipped", Target: cs.Target, Reason: reason}
@@ -130,7 +124,7 @@ func (n *Notifier) comment(ctx context.Context, p *pipeline.Plan, body string) (
 		return skipped, ""
 	}
 	switch {
-	case mode == CommentNever:
+	case cm == mode.CommentNever:
 		return skip("comment is never", false)
 	case c == nil:
 		return skip("no CI context", false)
@@ -140,7 +134,7 @@ func (n *Notifier) comment(ctx context.Context, p *pipeline.Plan, body string) (
 		return skip("not a pull request", false)
 	}
 	cs.Target = target(c, c.PRNumber)
-	if c.Fork && mode == CommentAuto {
+	if c.Fork && cm == mode.CommentAuto {
 		return skip("it comes from a fork, whose token cannot write comments (comment: always tries anyway)", true)
 	}
 	api, why := n.api(c)

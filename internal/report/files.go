@@ -8,14 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/severity"
 )
 
 // The files the report writes under the output directory, on every
@@ -56,10 +56,10 @@ type PlanSummary struct {
 	Tags         map[string][]string `json:"tags"`
 	Platforms    []string            `json:"platforms"`
 	Scan         bool                `json:"scan"`
-	Severity     []string            `json:"severity"`
+	Severity     []severity.Severity `json:"severity"`
 	ScanFail     bool                `json:"scan-fail"`
 	Sign         bool                `json:"sign"`
-	SignMode     string              `json:"sign-mode,omitempty"`
+	SignMode     mode.Signing        `json:"sign-mode,omitempty"`
 	SignReason   string              `json:"sign-reason,omitempty"`
 	Comment      string              `json:"comment"`
 	Steps        []pipeline.Step     `json:"steps"`
@@ -169,7 +169,7 @@ func Dotenv(p *pipeline.Plan, r *pipeline.Result, reportPath string, f facts) st
 		if r.Scan != nil {
 			v = strconv.Itoa(r.Scan.Counts[sev])
 		}
-		kv = append(kv, [2]string{config.ResultEnvPrefix + "VULNERABILITIES_" + sev, v})
+		kv = append(kv, [2]string{config.ResultEnvPrefix + "VULNERABILITIES_" + sev.String(), v})
 	}
 	var verify string
 	if s := r.Sign; s != nil {
@@ -177,27 +177,23 @@ func Dotenv(p *pipeline.Plan, r *pipeline.Result, reportPath string, f facts) st
 	}
 	kv = append(kv, [2]string{config.ResultEnvPrefix + "SIGNATURE", f.signature}, [2]string{config.ResultEnvPrefix + "VERIFY_COMMAND", verify},
 		[2]string{config.ResultEnvPrefix + "REPORT", reportPath})
-	var b strings.Builder
-	for _, e := range kv {
-		fmt.Fprintf(&b, "%s=%s\n", e[0], strings.Join(strings.Fields(e[1]), " "))
+	for i := range kv {
+		kv[i][1] = strings.Join(strings.Fields(kv[i][1]), " ")
 	}
-	return b.String()
+	return ci.FormatDotenv(kv)
 }
 
 // writeFiles writes the report file, the summary and the dotenv file
 // under dir, replacing earlier ones.
 func writeFiles(dir string, file *File, summary, dotenv string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating the output directory: %w", err)
-	}
 	js, err := json.MarshalIndent(file, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", ReportFile, err)
 	}
 	var errs []error
-	for name, data := range map[string][]byte{ReportFile: append(js, '\n'), SummaryFile: []byte(summary), DotenvFile: []byte(dotenv)} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			errs = append(errs, fmt.Errorf("writing %s: %w", name, err))
+	for _, f := range [][2]string{{ReportFile, string(js) + "\n"}, {SummaryFile, summary}, {DotenvFile, dotenv}} {
+		if err := ci.WriteOutputFile(dir, f[0], f[1], false); err != nil {
+			errs = append(errs, fmt.Errorf("writing %s: %w", f[0], err))
 		}
 	}
 	return errors.Join(errs...)

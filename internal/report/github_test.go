@@ -12,6 +12,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/ci/citest"
 	"github.com/slipway-ci/slipway/internal/environ"
+	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -176,7 +177,7 @@ func TestGitHubForkPullRequest(t *testing.T) {
 		out := newOutputs()
 		p := fixedPlan()
 		r := failedResult(p)
-		log := notify(t, &Notifier{Outputs: out, CI: c, Comment: CommentAlways}, p, r)
+		log := notify(t, &Notifier{Outputs: out, CI: c, Comment: mode.CommentAlways}, p, r)
 		if _, ops := api.Take(); !slices.Equal(ops, []string{"users/get-authenticated", "issues/list-comments", "issues/create-comment"}) {
 			t.Errorf("operations %q", ops)
 		}
@@ -228,7 +229,7 @@ func TestCommentNever(t *testing.T) {
 	api := newFakeGitHub(t, "")
 	p := fixedPlan()
 	out := newOutputs()
-	notify(t, &Notifier{Outputs: out, CI: githubPR(api), Comment: CommentNever}, p, fixedResult(p))
+	notify(t, &Notifier{Outputs: out, CI: githubPR(api), Comment: mode.CommentNever}, p, fixedResult(p))
 	if requests, _ := api.Take(); len(requests) > 0 {
 		t.Errorf("requests with comment: never: %q", requests)
 	}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"github.com/slipway-ci/slipway/internal/artifact"
+	"github.com/slipway-ci/slipway/internal/severity"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -76,7 +77,7 @@ func fixedPlan() *pipeline.Plan {
 			Push: true, Repositories: []name.Repository{repo(ghcr), repo(quay)}, Registries: []string{"ghcr.io", "quay.io"},
 			Tags: []name.Tag{repo(ghcr).Tag(tags[0]), repo(ghcr).Tag(tags[1]), repo(quay).Tag(tags[0]), repo(quay).Tag(tags[1])},
 		},
-		Scan:   pipeline.ScanPlan{Enabled: true, Severity: []string{"CRITICAL"}, Fail: true},
+		Scan:   pipeline.ScanPlan{Enabled: true, Severity: []severity.Severity{"CRITICAL"}, Fail: true},
 		Sign:   pipeline.SignPlan{Enabled: true, Mode: "keyless", TlogUpload: true, Attest: true},
 		Report: pipeline.ReportPlan{Outputs: true, Summary: true, Comment: "sticky comment on pull request #7", OutputDir: ".slipway"},
 		Steps: []pipeline.Step{
@@ -114,12 +115,12 @@ func fixedResult(p *pipeline.Plan) *pipeline.Result {
 			Duration:  83 * time.Second, Steps: 8, CachedSteps: 6,
 		},
 		Scan: &pipeline.ScanResult{
-			Counts: map[string]int{"CRITICAL": 0, "HIGH": 1, "MEDIUM": 1, "LOW": 4, "UNKNOWN": 0}, Passed: true,
-			Verdict: "gate passed: no CRITICAL vulnerability", Threshold: []string{"CRITICAL"},
+			Counts: map[severity.Severity]int{"CRITICAL": 0, "HIGH": 1, "MEDIUM": 1, "LOW": 4, "UNKNOWN": 0}, Passed: true,
+			Verdict: "gate passed: no CRITICAL vulnerability", Threshold: []severity.Severity{"CRITICAL"},
 			Blocking: []pipeline.Finding{}, Findings: []pipeline.Finding{high, medium}, Ignored: 2, Unfixed: 0,
 			Platforms: []pipeline.ScanPlatform{
-				{Platform: "linux/amd64", Digest: amd64, Artifact: ghcr + "@" + amd64, OS: "alpine 3.22.1", Packages: 20, Counts: map[string]int{"HIGH": 1}},
-				{Platform: "linux/arm64", Digest: arm64, Artifact: ghcr + "@" + arm64, OS: "alpine 3.22.1", Packages: 20, Counts: map[string]int{"MEDIUM": 1}},
+				{Platform: "linux/amd64", Digest: amd64, Artifact: ghcr + "@" + amd64, OS: "alpine 3.22.1", Packages: 20, Counts: map[severity.Severity]int{"HIGH": 1}},
+				{Platform: "linux/arm64", Digest: arm64, Artifact: ghcr + "@" + arm64, OS: "alpine 3.22.1", Packages: 20, Counts: map[severity.Severity]int{"MEDIUM": 1}},
 			},
 			Reports: []pipeline.ReportFile{
 				{Format: "json", Path: ".slipway/trivy-report.json"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/severity"
 )
 
 // CommentLimit is GitHub's limit on the body of an issue or pull request
@@ -25,7 +26,7 @@ const maxFindings = 50
 const maxErrorChars = 2000
 
 // Severities in the order the report lists them.
-var severities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
+var severities = severity.Descending()
 
 // Markdown renders the run as GitHub-flavoured Markdown for the job
 // summary, slipway-summary.md and the PR/MR comment, in at most limit
@@ -211,7 +212,7 @@ func scan(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result, rows []findi
 		mark = "❌"
 	}
 	fmt.Fprintf(b, "%s %s\n\n", mark, oneLine(s.Verdict))
-	b.WriteString("| " + strings.Join(severities, " | ") + " |\n|---:|---:|---:|---:|---:|\n|")
+	b.WriteString("| " + strings.Join(severity.Strings(severities), " | ") + " |\n|---:|---:|---:|---:|---:|\n|")
 	for _, sev := range severities {
 		fmt.Fprintf(b, " %d |", s.Counts[sev])
 	}
@@ -283,7 +284,7 @@ func findingRows(s *pipeline.ScanResult) []findingRow {
 			}
 		}
 		rows = append(rows, findingRow{fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |\n",
-			mark, esc(f.Severity), id, pkg, esc(f.Installed), fixed, esc(strings.Join(f.Platforms, ", ")))})
+			mark, esc(f.Severity.String()), id, pkg, esc(f.Installed), fixed, esc(strings.Join(f.Platforms, ", ")))})
 	}
 	for _, f := range s.Blocking {
 		add(f, true)
@@ -307,7 +308,7 @@ func sign(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 	if s.Verified {
 		state = "✅ signed and verified"
 	}
-	fmt.Fprintf(b, "%s (%s", state, esc(s.Mode))
+	fmt.Fprintf(b, "%s (%s", state, esc(string(s.Mode)))
 	if s.Identity != "" {
 		fmt.Fprintf(b, ", %s", code(s.Identity))
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/meta"
+	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -50,7 +51,7 @@ type Notifier struct {
 	Meta *meta.Result
 	// Comment is the comment input: auto (the default when empty),
 	// always or never.
-	Comment string
+	Comment mode.Comment
 	// GitLabToken is the gitlab-token input (a secret), for MR notes.
 	GitLabToken string
 	// HTTPClient calls the GitHub or GitLab API; nil means a client with
@@ -133,7 +134,7 @@ func (n *Notifier) logSummary(p *pipeline.Plan, r *pipeline.Result, cs CommentSt
 	if s := r.Scan; s != nil {
 		var counts []string
 		for _, sev := range severities {
-			counts = append(counts, fmt.Sprintf("%d %s", s.Counts[sev], strings.ToLower(sev)))
+			counts = append(counts, fmt.Sprintf("%d %s", s.Counts[sev], strings.ToLower(sev.String())))
 		}
 		fmt.Fprintf(&b, "  scan: %s (%s)\n", s.Verdict, strings.Join(counts, ", "))
 	}

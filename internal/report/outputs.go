@@ -58,7 +58,7 @@ func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary name.Repo
 	}
 	if s := r.Scan; s != nil {
 		for _, sev := range severities {
-			add("vulnerabilities-"+strings.ToLower(sev), fmt.Sprint(s.Counts[sev]))
+			add("vulnerabilities-"+strings.ToLower(sev.String()), fmt.Sprint(s.Counts[sev]))
 		}
 		add("sbom", strings.Join(f.sbom, "\n"))
 		add("sarif", strings.Join(f.sarif, "\n"))

@@ -21,6 +21,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/meta"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/prepare"
 )
 
 // TestGolden renders the fixed results, passed and failed at the gate,
@@ -175,7 +176,7 @@ func TestSummaryOnEveryProvider(t *testing.T) {
 		env["SLIPWAY_PLATFORMS"] = "linux/amd64,linux/arm64"
 		env["SLIPWAY_SIGN"] = "false"
 		env["SLIPWAY_COMMENT"] = "never"
-		prep, err := pipeline.Prepare(context.Background(), pipeline.PrepareOptions{Env: environ.Map(env), Offline: true, Log: &strings.Builder{}})
+		prep, err := prepare.Run(context.Background(), prepare.Options{Env: environ.Map(env), Offline: true, Log: &strings.Builder{}})
 		if err != nil {
 			t.Fatalf("%s: %v", provider, err)
 		}

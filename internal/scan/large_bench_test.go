@@ -28,6 +28,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/scan/fixture"
+	"github.com/slipway-ci/slipway/internal/severity"
 )
 
 // rootfsEnv names the root filesystem BenchmarkScanLargeImage scans.
@@ -81,7 +82,7 @@ func BenchmarkScanLargeImage(b *testing.B) {
 			rec := &recorder{}
 			stage := &Stage{OutputDir: out, Log: log, Transport: rec, Now: func() time.Time { return now }, ImageName: "registry.example/slipway/debian-large"}
 			p := &pipeline.ScanPlan{
-				Enabled: true, Severity: []string{"CRITICAL", "HIGH"}, Fail: true,
+				Enabled: true, Severity: []severity.Severity{"CRITICAL", "HIGH"}, Fail: true,
 				CacheDir: cacheDir, DBRepository: []string{unreachableRepo}, SkipDBUpdate: true,
 			}
 			scan := func() *Result {

@@ -16,10 +16,11 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/severity"
 )
 
 // DefaultSeverity is the gate's default threshold.
-var DefaultSeverity = []string{"CRITICAL", "HIGH"}
+var DefaultSeverity = []severity.Severity{severity.Critical, severity.High}
 
 // policy is the plan's gate, parsed.
 type policy struct {
@@ -39,9 +40,9 @@ func newPolicy(ctx context.Context, p *pipeline.ScanPlan) (*policy, error) {
 	}
 	pol := &policy{}
 	for _, s := range sevs {
-		sev, err := dbTypes.NewSeverity(strings.ToUpper(strings.TrimSpace(s)))
+		sev, err := dbTypes.NewSeverity(s.String())
 		if err != nil {
-			return nil, errs.Input("severity", "%q is not a severity (expected a list of %s)", s, strings.Join(dbTypes.SeverityNames, ", "))
+			return nil, errs.Input("severity", "%q is not a severity (expected a list of %s)", s, strings.Join(severity.Strings(severity.Ascending()), ", "))
 		}
 		if !slices.Contains(pol.threshold, sev) {
 			pol.threshold = append(pol.threshold, sev)
@@ -77,6 +78,15 @@ func (p *policy) thresholdNames() []string {
 	out := make([]string, len(p.threshold))
 	for i, s := range p.threshold {
 		out[i] = s.String()
+	}
+	return out
+}
+
+// thresholdSeverities is the threshold in slipway's type.
+func (p *policy) thresholdSeverities() []severity.Severity {
+	out := make([]severity.Severity, len(p.threshold))
+	for i, s := range p.threshold {
+		out[i] = severity.Severity(s.String())
 	}
 	return out
 }
@@ -171,8 +181,8 @@ func findings(reports []platformReport, pick func(platformReport) types.Report) 
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		if sa, sb := sevRank(a.Severity), sevRank(b.Severity); sa != sb {
-			return sa > sb
+		if c := severity.Compare(a.Severity, b.Severity); c != 0 {
+			return c > 0
 		}
 		if (a.Fixed != "") != (b.Fixed != "") {
 			return a.Fixed != ""
@@ -185,25 +195,17 @@ func findings(reports []platformReport, pick func(platformReport) types.Report) 
 	return out
 }
 
-func severityOf(v types.DetectedVulnerability) string {
+func severityOf(v types.DetectedVulnerability) severity.Severity {
 	if v.Severity == "" {
-		return dbTypes.SeverityUnknown.String()
+		return severity.Unknown
 	}
-	return v.Severity
-}
-
-func sevRank(s string) int {
-	sev, err := dbTypes.NewSeverity(s)
-	if err != nil {
-		return -1
-	}
-	return int(sev)
+	return severity.Severity(v.Severity)
 }
 
 // countBySeverity counts findings per severity; every severity is present.
-func countBySeverity(fs []Finding) map[string]int {
-	c := map[string]int{}
-	for _, s := range dbTypes.SeverityNames {
+func countBySeverity(fs []Finding) map[severity.Severity]int {
+	c := map[severity.Severity]int{}
+	for _, s := range severity.Ascending() {
 		c[s] = 0
 	}
 	for _, f := range fs {
@@ -231,7 +233,7 @@ func countIgnored(reports []platformReport) int {
 
 // verdict says what the gate decided, with the counts per severity and
 // the worst findings.
-func (p *policy) verdict(counts map[string]int, blocking []Finding, ignored, unfixed int, ignoreFiles []string) (bool, string) {
+func (p *policy) verdict(counts map[severity.Severity]int, blocking []Finding, ignored, unfixed int, ignoreFiles []string) (bool, string) {
 	var b strings.Builder
 	threshold := strings.Join(p.thresholdNames(), ",")
 	passed := len(blocking) == 0
@@ -254,13 +256,13 @@ func (p *policy) verdict(counts map[string]int, blocking []Finding, ignored, unf
 
 // countList renders "1 CRITICAL, 2 HIGH" for the given severities (every
 // severity when only is nil), highest first, zero counts left out.
-func countList(counts map[string]int, only []dbTypes.Severity) string {
+func countList(counts map[severity.Severity]int, only []dbTypes.Severity) string {
 	var parts []string
 	for _, sev := range allSeverities {
 		if only != nil && !slices.Contains(only, sev) {
 			continue
 		}
-		if n := counts[sev.String()]; n > 0 {
+		if n := counts[severity.Severity(sev.String())]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, sev))
 		}
 	}

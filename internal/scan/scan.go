@@ -218,7 +218,7 @@ func (s *Stage) run(ctx context.Context, p *pipeline.ScanPlan, targets func(cont
 		defer slog.SetDefault(prevLogger)
 	}
 
-	res := &Result{CacheDir: cacheDir, Threshold: pol.thresholdNames()}
+	res := &Result{CacheDir: cacheDir, Threshold: pol.thresholdSeverities()}
 	if res.DB, err = openDB(ctx, cacheDir, repos, p.SkipDBUpdate, s.Registry); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/scan/fixture"
+	"github.com/slipway-ci/slipway/internal/severity"
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
@@ -83,9 +84,13 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-func (e *env) plan(severity ...string) *pipeline.ScanPlan {
+func (e *env) plan(names ...string) *pipeline.ScanPlan {
+	sevs := make([]severity.Severity, len(names))
+	for i, n := range names {
+		sevs[i] = severity.Severity(n) // unchecked: the stage checks again
+	}
 	return &pipeline.ScanPlan{
-		Enabled: true, Severity: severity, Fail: true,
+		Enabled: true, Severity: sevs, Fail: true,
 		CacheDir: e.cacheDir, DBRepository: []string{unreachableRepo}, SkipDBUpdate: true,
 	}
 }
@@ -181,7 +186,7 @@ func TestScanFindsTheKnownVulnerability(t *testing.T) {
 	if f.Severity != "HIGH" || f.Installed != "3.0.16-1~deb12u1" || f.Fixed != "3.0.17-1~deb12u1" {
 		t.Errorf("finding = %+v, want HIGH, 3.0.16-1~deb12u1 fixed in 3.0.17-1~deb12u1", f)
 	}
-	wantCounts := map[string]int{"CRITICAL": 1, "HIGH": 2, "MEDIUM": 2, "LOW": 0, "UNKNOWN": 0}
+	wantCounts := map[severity.Severity]int{"CRITICAL": 1, "HIGH": 2, "MEDIUM": 2, "LOW": 0, "UNKNOWN": 0}
 	if !maps.Equal(r.Counts, wantCounts) {
 		t.Errorf("counts = %v, want %v", r.Counts, wantCounts)
 	}

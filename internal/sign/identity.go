@@ -33,34 +33,40 @@ import (
 	_ "github.com/sigstore/sigstore/pkg/signature/kms/azure"
 	_ "github.com/sigstore/sigstore/pkg/signature/kms/gcp"
 	_ "github.com/sigstore/sigstore/pkg/signature/kms/hashivault"
-
-	"github.com/slipway-ci/slipway/internal/config"
 )
 
 // Key is a key-based identity: an encrypted cosign key (file or env://)
-// or a KMS key.
+// or a KMS key, resolved from the cosign-key input by the caller.
 type Key struct {
-	Key config.SigningKey
+	// Ref is the input as given, for messages.
+	Ref string
+	// PEM is an encrypted cosign or sigstore private key (as cosign
+	// generate-key-pair writes it); nil for KMS.
+	PEM []byte
+	// KMS is a reference cosign's KMS providers resolve.
+	KMS string
+	// Password decrypts PEM (COSIGN_PASSWORD, may be empty).
+	Password []byte
 }
 
 // Describe implements Identity.
-func (k Key) Describe() string { return k.Key.Ref }
+func (k Key) Describe() string { return k.Ref }
 
 // Signer implements Identity.
 func (k Key) Signer(ctx context.Context) (*Signer, error) {
-	if k.Key.KMS != "" {
-		sv, err := csig.SignerVerifierFromKeyRef(ctx, k.Key.KMS, nil, nil)
+	if k.KMS != "" {
+		sv, err := csig.SignerVerifierFromKeyRef(ctx, k.KMS, nil, nil)
 		if err != nil {
 			return nil, err
 		}
 		// A KMS key is only reached when used: ask for its public key
 		// now, so an unreachable KMS fails here, before anything moves.
 		if _, err := sv.PublicKey(options.WithContext(ctx)); err != nil {
-			return nil, fmt.Errorf("reading the public key from %s: %w", k.Key.KMS, err)
+			return nil, fmt.Errorf("reading the public key from %s: %w", k.KMS, err)
 		}
 		return &Signer{SignerVerifier: sv}, nil
 	}
-	sv, err := cosign.LoadPrivateKey(k.Key.PEM, k.Key.Password, nil)
+	sv, err := cosign.LoadPrivateKey(k.PEM, k.Password, nil)
 	if err != nil {
 		return nil, fmt.Errorf("decrypting the private key (password from COSIGN_PASSWORD): %w", err)
 	}

@@ -18,6 +18,7 @@ package sign
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -72,8 +73,7 @@ type Stage struct {
 	// Log takes progress lines (stderr).
 	Log io.Writer
 
-	signer  *Signer // resolved once per run
-	trusted *Trust  // read once per run, for every verify
+	trusted *Trust // the trust root, read once, for every verify
 }
 
 // Signer is a resolved signing identity.
@@ -113,7 +113,6 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 	if err != nil {
 		return nil, fmt.Errorf("loading the signer (%s): %w", s.Identity.Describe(), err)
 	}
-	s.signer = sv
 	var rekor *client.Rekor
 	if p.TlogUpload {
 		if rekor, err = s.Rekor(p.RekorURL); err != nil {
@@ -151,7 +150,7 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 			res.Attestations = atts
 		}
 	}
-	if err := s.describe(res, subject, p); err != nil {
+	if err := s.describe(res, subject, p, sv); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -289,14 +288,14 @@ func publicPEM(sv *Signer) ([]byte, error) {
 
 // describe fills in the identity and the verify commands, and writes the
 // public key of a key-based run next to the reports.
-func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.SignPlan) error {
-	sv := s.signer
+func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.SignPlan, sv *Signer) error {
 	tlog := ""
 	if !p.TlogUpload {
 		tlog = " --insecure-ignore-tlog=true"
 	}
 	if sv.Cert != nil {
 		res.Identity = fmt.Sprintf("%s (issuer %s)", sv.Subject, sv.Issuer)
+		res.CertificateIdentity, res.CertificateIssuer = sv.Subject, sv.Issuer
 		id := fmt.Sprintf("--certificate-identity %s --certificate-oidc-issuer %s", shellQuote(sv.Subject), shellQuote(sv.Issuer))
 		res.VerifyCommand = fmt.Sprintf("cosign verify %s%s %s", id, tlog, ref)
 		if len(res.Attestations) > 0 {
@@ -343,10 +342,10 @@ func shellQuote(s string) string {
 // each repository with the signer's key or certificate identity, and the
 // attestations made are there.
 func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []name.Repository, built *pipeline.BuildResult, signed *pipeline.SignResult) error {
-	if signed == nil || s.signer == nil {
+	if signed == nil || (signed.PublicKey == "" && signed.CertificateIdentity == "") {
 		return errors.New("nothing was signed to verify")
 	}
-	co, err := s.checkOpts(ctx, p)
+	co, err := s.checkOpts(ctx, p, signed)
 	if err != nil {
 		return err
 	}
@@ -403,15 +402,22 @@ func (s *Stage) trust(ctx context.Context) (*Trust, error) {
 	return s.trusted, nil
 }
 
-// checkOpts are cosign's verification options for what this run signed.
-func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan) (*cosign.CheckOpts, error) {
+// checkOpts are cosign's verification options for what this run signed:
+// the public key the result carries, as `cosign verify --key` loads it,
+// or the certificate identity, against the trust root.
+func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan, signed *pipeline.SignResult) (*cosign.CheckOpts, error) {
 	co := &cosign.CheckOpts{
 		RegistryClientOpts: []ociremote.Option{ociremote.WithRemoteOptions(s.remoteOpts(ctx)...)},
 		IgnoreTlog:         !p.TlogUpload,
 	}
-	sv := s.signer
-	if sv.Cert == nil {
-		co.SigVerifier = sv
+	if signed.PublicKey != "" {
+		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(signed.PublicKey))
+		if err != nil {
+			return nil, fmt.Errorf("reading the signer's public key: %w", err)
+		}
+		if co.SigVerifier, err = signature.LoadVerifier(pub, crypto.SHA256); err != nil {
+			return nil, fmt.Errorf("loading the signer's public key: %w", err)
+		}
 		if p.TlogUpload && s.Trust != nil {
 			// A private Rekor's key comes from the trusted root.
 			t, err := s.trust(ctx)
@@ -437,7 +443,7 @@ func (s *Stage) checkOpts(ctx context.Context, p *pipeline.SignPlan) (*cosign.Ch
 	}
 	co.TrustedMaterial = t.Material
 	co.IgnoreSCT = !t.RequireSCT
-	co.Identities = []cosign.Identity{{Subject: sv.Subject, Issuer: sv.Issuer}}
+	co.Identities = []cosign.Identity{{Subject: signed.CertificateIdentity, Issuer: signed.CertificateIssuer}}
 	return co, nil
 }
 

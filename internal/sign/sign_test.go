@@ -24,7 +24,6 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/slipway-ci/slipway/internal/artifact"
-	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -96,7 +95,7 @@ func cosignKey(t *testing.T, pw string) *cosign.KeysBytes {
 func (f *fixture) keyStage(k *cosign.KeysBytes, pw string) *Stage {
 	return &Stage{
 		Keychain:  authn.DefaultKeychain,
-		Identity:  Key{Key: config.SigningKey{Ref: "cosign.key", PEM: k.PrivateBytes, Password: []byte(pw)}},
+		Identity:  Key{Ref: "cosign.key", PEM: k.PrivateBytes, Password: []byte(pw)},
 		OutputDir: f.out,
 	}
 }
@@ -179,12 +178,20 @@ func TestSignAttestVerifyWithKey(t *testing.T) {
 		t.Errorf("the index has %d attestations after a re-run, want 3", atts)
 	}
 
-	// Another key does not verify it.
+	// Another key does not verify it: Verify checks against the key the
+	// result names.
 	other := f.keyStage(cosignKey(t, "x"), "x")
-	if other.signer, err = other.Identity.Signer(ctx); err != nil {
+	osv, err := other.Identity.Signer(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := other.Verify(ctx, plan, []name.Repository{f.repo}, f.built, res); err == nil {
+	opem, err := publicPEM(osv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *res
+	forged.PublicKey = string(opem)
+	if err := other.Verify(ctx, plan, []name.Repository{f.repo}, f.built, &forged); err == nil {
 		t.Error("a signature verified with the wrong key")
 	}
 }
@@ -197,7 +204,7 @@ func TestSignFailuresWriteNothing(t *testing.T) {
 	t.Setenv("VAULT_TOKEN", "test")
 	for name, st := range map[string]*Stage{
 		"wrong password":  f.keyStage(k, "wrong"),
-		"unreachable KMS": {Keychain: authn.DefaultKeychain, Identity: Key{Key: config.SigningKey{Ref: "hashivault://slipway", KMS: "hashivault://slipway"}}},
+		"unreachable KMS": {Keychain: authn.DefaultKeychain, Identity: Key{Ref: "hashivault://slipway", KMS: "hashivault://slipway"}},
 	} {
 		_, err := st.Sign(ctx, plan, f.repo, f.built, f.scanned)
 		if err == nil || !strings.Contains(err.Error(), "loading the signer") {
@@ -267,8 +274,9 @@ func TestKeylessVerifyOffline(t *testing.T) {
 	}
 	// Nor is another identity from the trusted CA.
 	st.Trust, st.trusted = trust(vs), nil
-	st.signer = &Signer{SignerVerifier: sv, Cert: signer.Cert, Subject: "https://github.com/evil/app/.github/workflows/ci.yml@refs/heads/main", Issuer: issuer}
-	if err := st.Verify(ctx, keyless, []name.Repository{f.repo}, f.built, res); err == nil {
+	forged := *res
+	forged.CertificateIdentity = "https://github.com/evil/app/.github/workflows/ci.yml@refs/heads/main"
+	if err := st.Verify(ctx, keyless, []name.Repository{f.repo}, f.built, &forged); err == nil {
 		t.Error("a signature verified for another identity")
 	}
 }

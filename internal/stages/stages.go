@@ -18,7 +18,9 @@ import (
 	"github.com/slipway-ci/slipway/internal/build"
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/prepare"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/report"
 	"github.com/slipway-ci/slipway/internal/scan"
@@ -26,7 +28,7 @@ import (
 )
 
 // New returns the stages of a real run of prep. log receives progress.
-func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
+func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 	// BuildKit's client and containerd's content store log through
 	// logrus (an fsverity probe warns on every layout); slipway reports
 	// their errors itself.
@@ -68,7 +70,7 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 	}
 	var builder pipeline.Builder = &build.Stage{
 		Connect: sel.Connect, Keychain: keychain, Pusher: uploads{&registry.Publisher{Keychain: keychain, Transport: tr}},
-		GHA: gha, Progress: log,
+		GHA: build.GHACache(gha), Progress: log,
 	}
 	if g, ok := out.(ci.Grouper); ok {
 		builder = grouped{builder, g}
@@ -79,7 +81,7 @@ func New(prep *pipeline.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Signer:   signer,
 		Copier:   &registry.Copier{Keychain: keychain, Transport: tr},
 		Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},
-		Notifier: &report.Notifier{Outputs: out, Log: log, CI: prep.CI, Meta: prep.Meta, Comment: cfg.Comment, GitLabToken: cfg.GitLabToken},
+		Notifier: &report.Notifier{Outputs: out, Log: log, CI: prep.CI, Meta: prep.Meta, Comment: prep.Plan.Report.CommentMode, GitLabToken: cfg.GitLabToken},
 	}, nil
 }
 
@@ -110,7 +112,7 @@ func (b grouped) Build(ctx context.Context, p *pipeline.BuildPlan, pub *pipeline
 // newSigner is the sign stage for the plan's mode: a key (file, env://,
 // KMS) or keyless (an OIDC token from SIGSTORE_ID_TOKEN or GitHub's token
 // endpoint, a certificate from Fulcio).
-func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, tr http.RoundTripper, log io.Writer) (*sign.Stage, error) {
+func newSigner(prep *prepare.Prepared, keychain *registry.Keychain, tr http.RoundTripper, log io.Writer) (*sign.Stage, error) {
 	cfg := prep.Config
 	st := &sign.Stage{
 		Keychain: keychain, Transport: tr, OutputDir: cfg.OutputDir, Log: log,
@@ -121,12 +123,12 @@ func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, tr http.Rou
 		st.Trust = sign.TrustedRootFile(cfg.TrustedRoot)
 	}
 	switch prep.Plan.Sign.Mode {
-	case "key":
+	case mode.Key:
 		key, err := cfg.SigningKey()
 		if err != nil {
 			return nil, err
 		}
-		st.Identity = sign.Key{Key: key}
+		st.Identity = sign.Key(key) // the resolved input, translated at the edge
 		// A key file or env:// PEM is decrypted now, before anything is
 		// built: a wrong COSIGN_PASSWORD is bad input. A KMS key is
 		// reached at the sign step.
@@ -137,7 +139,7 @@ func newSigner(prep *pipeline.Prepared, keychain *registry.Keychain, tr http.Rou
 			}
 			st.Identity = sign.Resolved(signer, st.Identity.Describe())
 		}
-	case "keyless":
+	case mode.Keyless:
 		o := cfg.OIDCSource()
 		tok := sign.StaticToken(o.Token)
 		if o.Token == "" {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
-	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/prepare"
 )
 
 type metaOptions struct {
@@ -38,7 +38,7 @@ tag-names, labels, annotations and json.`,
 }
 
 func (o *metaOptions) run(ctx context.Context) error {
-	prep, err := pipeline.Prepare(ctx, pipeline.PrepareOptions{
+	prep, err := prepare.Run(ctx, prepare.Options{
 		Flags: config.FlagValues(o.flags), Env: o.env, Offline: o.offline, MetaOnly: true, Log: o.stderr,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/prepare"
 	realstages "github.com/slipway-ci/slipway/internal/stages"
 )
 
@@ -53,7 +54,7 @@ on stdout.`,
 }
 
 func (o *runOptions) run(ctx context.Context) error {
-	prep, err := pipeline.Prepare(ctx, pipeline.PrepareOptions{
+	prep, err := prepare.Run(ctx, prepare.Options{
 		Flags: config.FlagValues(o.flags), Env: o.env, Offline: o.dryRun, Log: o.stderr,
 	})
 	if err != nil {

@@ -101,10 +101,11 @@ func run(registry, repo, tagList, cmd, envList string, platforms []platformFlag)
 	idx = mutate.AppendManifests(idx, adds...)
 
 	opts := []remote.Option{remote.WithTransport(http.DefaultTransport)}
-	first, err := name.NewTag(registry+"/"+repo+":"+tags[0], name.Insecure)
+	r, err := name.NewRepository(registry+"/"+repo, name.Insecure)
 	if err != nil {
 		return err
 	}
+	first := r.Tag(tags[0])
 	if err := remote.WriteIndex(first, idx, opts...); err != nil {
 		return fmt.Errorf("push %s: %w", first, err)
 	}
@@ -114,10 +115,7 @@ func run(registry, repo, tagList, cmd, envList string, platforms []platformFlag)
 	}
 	fmt.Printf("%s@%s\n", first, d)
 	for _, t := range tags[1:] {
-		tag, err := name.NewTag(registry+"/"+repo+":"+t, name.Insecure)
-		if err != nil {
-			return err
-		}
+		tag := r.Tag(t)
 		if err := remote.Tag(tag, idx, opts...); err != nil {
 			return fmt.Errorf("tag %s: %w", tag, err)
 		}

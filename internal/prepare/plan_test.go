@@ -1,4 +1,4 @@
-package pipeline
+package prepare
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/meta"
+	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 func loaded(t *testing.T, flags map[string]string) *config.Loaded {
@@ -40,13 +41,15 @@ func metaResult() *meta.Result {
 	return &meta.Result{
 		Version: meta.Version{Main: "main"},
 		Images:  []string{"ghcr.io/acme/app", "registry.example.com:5000/acme/app"},
-		Tags:    []string{"ghcr.io/acme/app:main", "ghcr.io/acme/app:sha-860c190", "registry.example.com:5000/acme/app:main"},
+		Tags: []string{"ghcr.io/acme/app:main", "ghcr.io/acme/app:sha-860c190",
+			"registry.example.com:5000/acme/app:main", "registry.example.com:5000/acme/app:sha-860c190"},
+		TagNames: []string{"main", "sha-860c190"},
 	}
 }
 
 func TestPlanPushAndSteps(t *testing.T) {
 	cfg := loaded(t, map[string]string{"cosign-key": "cosign.key", "platforms": "linux/amd64,linux/arm64"})
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,11 +59,11 @@ func TestPlanPushAndSteps(t *testing.T) {
 	if got := p.Publish.TagNames()["ghcr.io/acme/app"]; !slices.Equal(got, []string{"main", "sha-860c190"}) {
 		t.Errorf("tags of ghcr.io/acme/app = %q", got)
 	}
-	var stages []Stage
+	var stages []pipeline.Stage
 	for _, s := range p.Steps {
 		stages = append(stages, s.Stage)
 	}
-	want := []Stage{StageBuild, StageScan, StageGate, StageSign, StageVerify, StageCopy, StageTag, StageTag, StageReport}
+	want := []pipeline.Stage{pipeline.StageBuild, pipeline.StageScan, pipeline.StageGate, pipeline.StageSign, pipeline.StageVerify, pipeline.StageCopy, pipeline.StageTag, pipeline.StageTag, pipeline.StageReport}
 	if !slices.Equal(stages, want) {
 		t.Errorf("stages = %v, want %v", stages, want)
 	}
@@ -71,7 +74,7 @@ func TestPlanPushAndSteps(t *testing.T) {
 
 func TestPlanPullRequestDoesNotPush(t *testing.T) {
 	pr := &ci.Context{Provider: "github", Event: ci.EventPullRequest, EventName: "pull_request", Ref: "refs/pull/7/merge", SHA: "abc", PRNumber: 7, Fork: true}
-	p, err := NewPlan(Inputs{Config: loaded(t, nil), CI: pr, Meta: &meta.Result{Images: []string{"ghcr.io/acme/app"}, Tags: []string{"ghcr.io/acme/app:pr-7"}}})
+	p, err := Plan(Inputs{Config: loaded(t, nil), CI: pr, Meta: &meta.Result{Images: []string{"ghcr.io/acme/app"}, Tags: []string{"ghcr.io/acme/app:pr-7"}, TagNames: []string{"pr-7"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +82,7 @@ func TestPlanPullRequestDoesNotPush(t *testing.T) {
 		t.Errorf("push=%v sign=%v on a pull request with push=auto", p.Publish.Push, p.Sign.Enabled)
 	}
 	for _, s := range p.Steps {
-		if s.Stage == StageTag || s.Stage == StageSign {
+		if s.Stage == pipeline.StageTag || s.Stage == pipeline.StageSign {
 			t.Errorf("step %v planned on a pull request", s)
 		}
 	}
@@ -93,7 +96,7 @@ func TestPlanRedactsSecrets(t *testing.T) {
 		"build-args": "NPM_TOKEN=s3cr3t-npm\nVERSION=1.2\nPLAIN=inline-value",
 		"secrets":    "GIT_AUTH_TOKEN=inline-value\nid=npmrc,src=/run/npmrc",
 	})
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,22 +114,26 @@ func TestPlanRedactsSecrets(t *testing.T) {
 }
 
 func TestPlanBadImage(t *testing.T) {
-	_, err := NewPlan(Inputs{Config: loaded(t, nil), CI: pushCtx, Meta: &meta.Result{Images: []string{"ghcr.io/Acme/App!"}}})
+	_, err := Plan(Inputs{Config: loaded(t, nil), CI: pushCtx, Meta: &meta.Result{Images: []string{"ghcr.io/Acme/App!"}}})
 	var ie *errs.InputError
 	if !errors.As(err, &ie) || ie.Input != "images" {
 		t.Fatalf("got %v, want an input error for images", err)
 	}
-	_, err = NewPlan(Inputs{Config: loaded(t, map[string]string{"push": "true"}), CI: pushCtx, Meta: &meta.Result{}})
+	_, err = Plan(Inputs{Config: loaded(t, nil), CI: pushCtx, Meta: &meta.Result{Images: []string{"ghcr.io/acme/app"}, TagNames: []string{"-dash"}}})
+	if !errors.As(err, &ie) || ie.Input != "tags" {
+		t.Fatalf("a tag that no registry accepts: got %v, want an input error for tags", err)
+	}
+	_, err = Plan(Inputs{Config: loaded(t, map[string]string{"push": "true"}), CI: pushCtx, Meta: &meta.Result{}})
 	if !errors.As(err, &ie) || ie.Input != "images" {
 		t.Fatalf("push with no image: got %v, want an input error for images", err)
 	}
 }
 
-// recorder is a Stages implementation that records calls and can fail one.
+// recorder is a pipeline.Stages implementation that records calls and can fail one.
 type recorder struct {
 	calls  []string
 	failAt string
-	scan   *ScanResult
+	scan   *pipeline.ScanResult
 }
 
 func (r *recorder) hit(name string) error {
@@ -137,20 +144,20 @@ func (r *recorder) hit(name string) error {
 	return nil
 }
 
-func (r *recorder) Build(context.Context, *BuildPlan, *PublishPlan) (*BuildResult, error) {
-	return &BuildResult{Digest: abc}, r.hit("build")
+func (r *recorder) Build(context.Context, *pipeline.BuildPlan, *pipeline.PublishPlan) (*pipeline.BuildResult, error) {
+	return &pipeline.BuildResult{Digest: abc}, r.hit("build")
 }
-func (r *recorder) Scan(context.Context, *ScanPlan, *BuildResult) (*ScanResult, error) {
+func (r *recorder) Scan(context.Context, *pipeline.ScanPlan, *pipeline.BuildResult) (*pipeline.ScanResult, error) {
 	return r.scan, r.hit("scan")
 }
-func (r *recorder) Sign(_ context.Context, _ *SignPlan, repo name.Repository, _ *BuildResult, _ *ScanResult) (*SignResult, error) {
-	return &SignResult{Artifacts: []artifact.Attached{{Kind: artifact.Signature, Subject: abc}}}, r.hit("sign " + repo.String())
+func (r *recorder) Sign(_ context.Context, _ *pipeline.SignPlan, repo name.Repository, _ *pipeline.BuildResult, _ *pipeline.ScanResult) (*pipeline.SignResult, error) {
+	return &pipeline.SignResult{Artifacts: []artifact.Attached{{Kind: artifact.Signature, Subject: abc}}}, r.hit("sign " + repo.String())
 }
-func (r *recorder) Verify(_ context.Context, _ *SignPlan, repos []name.Repository, _ *BuildResult, _ *SignResult) error {
-	return r.hit("verify " + joined(repos))
+func (r *recorder) Verify(_ context.Context, _ *pipeline.SignPlan, repos []name.Repository, _ *pipeline.BuildResult, _ *pipeline.SignResult) error {
+	return r.hit("verify " + list(repos))
 }
 func (r *recorder) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, attached []artifact.Attached) error {
-	return r.hit("copy " + src.Context().String() + " " + joined(to) + " " + joined(attached))
+	return r.hit("copy " + src.Context().String() + " " + list(to) + " " + list(attached))
 }
 func (r *recorder) Tag(_ context.Context, d name.Digest, _ []name.Tag) error {
 	return r.hit("tag " + d.String())
@@ -159,21 +166,23 @@ func (r *recorder) Tag(_ context.Context, d name.Digest, _ []name.Tag) error {
 // abc is the recorder's build digest.
 var abc = v1.Hash{Algorithm: "sha256", Hex: "abc"}
 
-func (r *recorder) Notify(context.Context, *Plan, *Result) error { return r.hit("report") }
+func (r *recorder) Notify(context.Context, *pipeline.Plan, *pipeline.Result) error {
+	return r.hit("report")
+}
 
-func (r *recorder) stages() Stages {
-	return Stages{Builder: r, Scanner: r, Signer: r, Copier: r, Tagger: r, Notifier: r}
+func (r *recorder) stages() pipeline.Stages {
+	return pipeline.Stages{Builder: r, Scanner: r, Signer: r, Copier: r, Tagger: r, Notifier: r}
 }
 
 func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 	cfg := loaded(t, map[string]string{"cosign-key": "cosign.key"})
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	passed := &ScanResult{Passed: true}
+	passed := &pipeline.ScanResult{Passed: true}
 	r := &recorder{scan: passed}
-	res, err := Run(context.Background(), p, r.stages())
+	res, err := pipeline.Run(context.Background(), p, r.stages())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,21 +193,21 @@ func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 		t.Errorf("calls = %q, want %q", r.calls, want)
 	}
 	ra, rb := name.MustParseReference(a+":x").Context(), name.MustParseReference(b+":x").Context()
-	wantImages := []PublishedImage{
+	wantImages := []pipeline.PublishedImage{
 		{Repository: ra, Ref: ra.Digest("sha256:abc"), Tags: []name.Tag{ra.Tag("main"), ra.Tag("sha-860c190")}},
-		{Repository: rb, Ref: rb.Digest("sha256:abc"), Tags: []name.Tag{rb.Tag("main")}},
+		{Repository: rb, Ref: rb.Digest("sha256:abc"), Tags: []name.Tag{rb.Tag("main"), rb.Tag("sha-860c190")}},
 	}
 	if js, want := fmt.Sprint(res.Images), fmt.Sprint(wantImages); js != want {
 		t.Errorf("images = %s, want %s", js, want)
 	}
-	if sigs := joined(res.Sign.Signatures); sigs != b+":sha256-abc.sig" || !res.Sign.Verified {
+	if sigs := list(res.Sign.Signatures); sigs != b+":sha256-abc.sig" || !res.Sign.Verified {
 		t.Errorf("sign result = %+v", res.Sign)
 	}
 
-	for fail, stage := range map[string]Stage{"build": StageBuild, "scan": StageScan, "sign " + a: StageSign, "verify " + a: StageVerify,
-		"copy " + a + " " + b + " sha256-abc.sig": StageCopy, "verify " + b: StageCopy} {
+	for fail, stage := range map[string]pipeline.Stage{"build": pipeline.StageBuild, "scan": pipeline.StageScan, "sign " + a: pipeline.StageSign, "verify " + a: pipeline.StageVerify,
+		"copy " + a + " " + b + " sha256-abc.sig": pipeline.StageCopy, "verify " + b: pipeline.StageCopy} {
 		r := &recorder{scan: passed, failAt: fail}
-		_, err := Run(context.Background(), p, r.stages())
+		_, err := pipeline.Run(context.Background(), p, r.stages())
 		var se *errs.StageError
 		if !errors.As(err, &se) || se.Stage != string(stage) || errs.ExitCode(err) != errs.ExitStageFail {
 			t.Errorf("failing %s: got %v, want a stage error for it with exit 1", fail, err)
@@ -213,10 +222,10 @@ func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 		}
 	}
 
-	r = &recorder{scan: &ScanResult{Passed: false, Verdict: "1 CRITICAL"}}
-	_, err = Run(context.Background(), p, r.stages())
+	r = &recorder{scan: &pipeline.ScanResult{Passed: false, Verdict: "1 CRITICAL"}}
+	_, err = pipeline.Run(context.Background(), p, r.stages())
 	var se *errs.StageError
-	if !errors.As(err, &se) || se.Stage != string(StageGate) || !strings.Contains(err.Error(), "untagged") {
+	if !errors.As(err, &se) || se.Stage != string(pipeline.StageGate) || !strings.Contains(err.Error(), "untagged") {
 		t.Errorf("failed gate: got %v", err)
 	}
 	if slices.ContainsFunc(r.calls, func(c string) bool { return strings.HasPrefix(c, "tag ") }) {
@@ -225,12 +234,12 @@ func TestRunOrderAndNoTagAfterFailure(t *testing.T) {
 }
 
 func TestDryRunWalksTheSamePlan(t *testing.T) {
-	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult()})
+	p, err := Plan(Inputs{Config: loaded(t, map[string]string{"cosign-key": "k"}), CI: pushCtx, Meta: metaResult()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	res, err := Run(context.Background(), p, Nop(&buf))
+	res, err := pipeline.Run(context.Background(), p, pipeline.Nop(&buf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +252,7 @@ func TestDryRunWalksTheSamePlan(t *testing.T) {
 }
 
 func TestPlanWithoutImages(t *testing.T) {
-	p, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"push": "false"}), CI: pushCtx, Meta: &meta.Result{Tags: []string{"main", "sha-860c190"}}})
+	p, err := Plan(Inputs{Config: loaded(t, map[string]string{"push": "false"}), CI: pushCtx, Meta: &meta.Result{Tags: []string{"main", "sha-860c190"}, TagNames: []string{"main", "sha-860c190"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +263,7 @@ func TestPlanWithoutImages(t *testing.T) {
 
 // sign: true with neither a key nor an OIDC token is bad input.
 func TestPlanSignTrueWithoutIdentity(t *testing.T) {
-	_, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult()})
+	_, err := Plan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult()})
 	var ie *errs.InputError
 	if !errors.As(err, &ie) || ie.Input != "sign" {
 		t.Errorf("sign: true without a key or token: %v, want an input error", err)
@@ -268,7 +277,7 @@ func TestPlanRedactsCacheCredentials(t *testing.T) {
 		"cache-to":       "type=s3,region=eu-west-1,bucket=b,access_key_id=AKIAEXAMPLE,secret_access_key=s3-secret-value\ntype=gha,token=gha-token-value",
 		"build-contexts": "src=https://user:ctx-token-value@git.example.com/repo.git",
 	})
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,8 +291,11 @@ func TestPlanRedactsCacheCredentials(t *testing.T) {
 			t.Errorf("%q is not masked", secret)
 		}
 	}
-	if from, to := p.Build.CacheEntries(); len(from) != 1 || len(to) != 2 {
+	if from, to := p.Build.CacheFrom, p.Build.CacheTo; len(from) != 1 || len(to) != 2 || !strings.Contains(string(to[0]), "s3-secret-value") {
 		t.Errorf("the build lost its cache entries: %q %q", from, to)
+	}
+	if strings.Contains(fmt.Sprintf("%v %+v", p, p), "s3-secret-value") {
+		t.Errorf("formatting the plan shows a secret: %+v", p.Build)
 	}
 	if !strings.Contains(text, "ghcr.io/acme/app:cache") {
 		t.Errorf("a bare cache-from reference is missing from the plan:\n%s", text)
@@ -291,7 +303,7 @@ func TestPlanRedactsCacheCredentials(t *testing.T) {
 }
 
 // planText is the plan as WriteText prints it.
-func planText(t *testing.T, p *Plan) string {
+func planText(t *testing.T, p *pipeline.Plan) string {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := p.WriteText(&buf); err != nil {
@@ -304,22 +316,31 @@ func planText(t *testing.T, p *Plan) string {
 // input; keyless without the transparency log is planned with a warning,
 // which the run's result carries.
 func TestPlanKeyless(t *testing.T) {
-	_, err := NewPlan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult()})
+	_, err := Plan(Inputs{Config: loaded(t, map[string]string{"sign": "true"}), CI: pushCtx, Meta: metaResult()})
 	var ie *errs.InputError
 	if !errors.As(err, &ie) || ie.Input != "sign" || !strings.Contains(err.Error(), "OIDC") {
 		t.Errorf("sign: true without a key or token: %v, want an input error", err)
 	}
 	cfg := loaded(t, map[string]string{"tlog-upload": "false"})
 	cfg.OIDC = true
-	p, err := NewPlan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil || p.Sign.Mode != "keyless" || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "10 minutes") {
 		t.Fatalf("keyless without the log: %+v %q, %v", p.Sign, p.Warnings, err)
 	}
 	if !strings.Contains(planText(t, p), "10 minutes") {
 		t.Error("the printed plan does not warn")
 	}
-	res, err := Run(context.Background(), p, Nop(io.Discard))
+	res, err := pipeline.Run(context.Background(), p, pipeline.Nop(io.Discard))
 	if err != nil || !slices.Equal(res.Warnings, p.Warnings) {
 		t.Errorf("result warnings %q (%v), want the plan's", res.Warnings, err)
 	}
+}
+
+// list renders references: "a, b".
+func list[T fmt.Stringer](refs []T) string {
+	s := make([]string, len(refs))
+	for i, r := range refs {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ", ")
 }

@@ -1,4 +1,9 @@
-package pipeline
+// Package prepare is the edge where slipway's inputs become a plan, as
+// ko's resolver.go turns flags into options: it loads and validates the
+// configuration, reads the CI context, computes the metadata and
+// translates all three into a pipeline.Plan. Below it, the stages get
+// plans and options, never the configuration.
+package prepare
 
 import (
 	"context"
@@ -9,10 +14,11 @@ import (
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/meta"
+	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
-// PrepareOptions are the inputs of Prepare.
-type PrepareOptions struct {
+// Options are the inputs of Run.
+type Options struct {
 	Flags map[string]string // inputs given as flags (config.FlagValues)
 	Env   config.Env        // the process environment
 	// Offline forbids contacting any API (--dry-run, and --offline).
@@ -34,14 +40,14 @@ type Prepared struct {
 	Provider ci.Provider
 	CI       *ci.Context
 	Meta     *meta.Result
-	Plan     *Plan
+	Plan     *pipeline.Plan
 }
 
-// Prepare loads and validates the configuration, reads the CI context,
+// Run loads and validates the configuration, reads the CI context,
 // computes tags, labels and annotations, and plans the run. Bad input is
 // an *errs.InputError; nothing has been contacted but, unless Offline, the
 // CI platform's API for repository metadata.
-func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
+func Run(ctx context.Context, o Options) (*Prepared, error) {
 	warn := func(msg string) { io.WriteString(o.Log, "warning: "+msg+"\n") }
 	cfg, err := config.Load(config.Options{Flags: o.Flags, Env: o.Env, Warn: warn})
 	if err != nil {
@@ -109,7 +115,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 		// slipway meta needs no plan: no images, no secrets required.
 		return &Prepared{Config: cfg, Provider: prov, CI: cictx, Meta: md}, nil
 	}
-	plan, err := NewPlan(Inputs{Config: cfg, CI: cictx, Meta: md})
+	plan, err := Plan(Inputs{Config: cfg, CI: cictx, Meta: md})
 	if err != nil {
 		return nil, err
 	}

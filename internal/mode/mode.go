@@ -1,0 +1,37 @@
+// Package mode is the typed form of the inputs that choose what a run
+// does (push, sign, comment) and of the signing mode the plan picks: one
+// type each, shared by the configuration, the plan and the stages.
+package mode
+
+// Switch is an auto|true|false input: push and sign.
+type Switch string
+
+// Switch values.
+const (
+	Auto Switch = "auto" // decided by the event (push) or what is available (sign)
+	On   Switch = "true"
+	Off  Switch = "false"
+)
+
+// Comment is the comment input.
+type Comment string
+
+// Comment values.
+const (
+	// CommentAuto comments on pull requests whose token may write.
+	CommentAuto Comment = "auto"
+	// CommentAlways tries even on a fork's pull request.
+	CommentAlways Comment = "always"
+	// CommentNever never comments.
+	CommentNever Comment = "never"
+)
+
+// Signing is how the plan signs: with a key or keyless; "" when it does
+// not sign.
+type Signing string
+
+// Signing modes.
+const (
+	Key     Signing = "key"
+	Keyless Signing = "keyless"
+)

@@ -1,0 +1,230 @@
+package prepare
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/slipway-ci/slipway/internal/attrs"
+	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/config"
+	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/meta"
+	"github.com/slipway-ci/slipway/internal/mode"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/severity"
+)
+
+// Inputs are what a plan is computed from.
+type Inputs struct {
+	Config *config.Loaded
+	CI     *ci.Context
+	Meta   *meta.Result
+}
+
+// Plan translates the inputs into the plan. It contacts nothing. Errors
+// are input errors.
+func Plan(in Inputs) (*pipeline.Plan, error) {
+	cfg, c, md := &in.Config.Config, in.CI, in.Meta
+	p := &pipeline.Plan{
+		CI: pipeline.CIPlan{
+			Provider: c.Provider, Event: string(c.Event), EventName: c.EventName, Ref: c.Ref, SHA: c.SHA,
+			Branch: c.Branch, Tag: c.Tag, PR: c.PRNumber, BaseRef: c.BaseRef,
+			DefaultBranch: c.Repository.DefaultBranch, Repository: c.Repository.Name, RunURL: c.RunURL, Fork: c.Fork,
+		},
+		Metadata: pipeline.MetadataPlan{Version: md.Version, Tags: pipeline.NonNil(md.Tags), Labels: labelMap(md), Annotations: md.AnnotationStrings()},
+	}
+	var err error
+	if p.Build, err = planBuild(in.Config, md); err != nil {
+		return nil, err
+	}
+	if p.Publish, err = planPublish(cfg, c, md); err != nil {
+		return nil, err
+	}
+	if p.Scan, err = planScan(cfg); err != nil {
+		return nil, err
+	}
+	if p.Sign, err = planSign(cfg, in.Config.OIDC, p.Publish.Push); err != nil {
+		return nil, err
+	}
+	if p.Sign.Mode == mode.Keyless && !p.Sign.TlogUpload {
+		p.Warnings = append(p.Warnings, "keyless signing with tlog-upload false: nothing timestamps the signature, so it verifies only while its certificate is valid (about 10 minutes); use the transparency log, or a key")
+	}
+	p.Report = planReport(cfg, c)
+	p.Steps = pipeline.Steps(p)
+	return p, nil
+}
+
+func labelMap(md *meta.Result) map[string]string {
+	m := map[string]string{}
+	for _, kv := range md.Labels {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// secretArgName matches build-arg names that hold secrets by convention.
+var secretArgName = regexp.MustCompile(`(?i)(token|secret|passw(or)?d|credential|api_?key|private_?key|(^|_)auth($|_))`)
+
+func planBuild(l *config.Loaded, md *meta.Result) (pipeline.BuildPlan, error) {
+	cfg := &l.Config
+	secrets, err := l.ResolvedSecrets()
+	if err != nil {
+		return pipeline.BuildPlan{}, err
+	}
+	b := pipeline.BuildPlan{
+		Context: cfg.Context, File: cfg.File, Target: cfg.Target, Platforms: pipeline.NonNil(cfg.Platforms),
+		BuildContexts: attrs.Entries(cfg.BuildContexts), Secrets: pipeline.NonNil(secrets), SSH: cfg.SSH,
+		CacheFrom: attrs.Entries(cfg.CacheFrom), CacheTo: attrs.Entries(cfg.CacheTo), NoCache: cfg.NoCache, Pull: cfg.Pull,
+		Provenance: cfg.Provenance, SBOM: cfg.SBOM, SBOMGenerator: cfg.SBOMGenerator,
+		Builder: builderName(cfg), Progress: cfg.Progress, OutputDir: cfg.OutputDir,
+		Labels: labelMap(md), Annotations: md.Annotations,
+	}
+	if len(b.BuildContexts) == 0 {
+		b.BuildContexts = nil // omitted from the printed plan
+	}
+	if !l.Now.IsZero() {
+		b.SourceDateEpoch = strconv.FormatInt(l.Now.Unix(), 10)
+	}
+	inline := map[string]bool{}
+	for _, s := range secrets {
+		if s.Value != "" {
+			inline[s.Value] = true
+		}
+	}
+	values := l.ResolvedBuildArgs()
+	for _, a := range cfg.BuildArgs {
+		k, _, given := strings.Cut(a, "=")
+		v, ok := values[k]
+		if !ok {
+			continue // a bare NAME whose variable is not set
+		}
+		b.BuildArgs = append(b.BuildArgs, pipeline.BuildArg{
+			Name: k, Value: v, FromEnv: !given,
+			Secret: v != "" && (secretArgName.MatchString(k) || inline[v]),
+		})
+	}
+	b.BuildArgs = pipeline.NonNil(b.BuildArgs)
+	return b, nil
+}
+
+func builderName(cfg *config.Config) string {
+	if cfg.Builder != "" {
+		return cfg.Builder
+	}
+	return "auto (BUILDKIT_HOST, then the Docker Engine, then an embedded buildkitd)"
+}
+
+// tagName is the OCI distribution spec's grammar of a tag.
+var tagName = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+
+// planPublish types the metadata's images and tag names: each image is a
+// repository, each tag is repository.Tag(name); no reference is built
+// from strings and parsed back.
+func planPublish(cfg *config.Config, c *ci.Context, md *meta.Result) (pipeline.PublishPlan, error) {
+	pub := pipeline.PublishPlan{}
+	switch cfg.Push {
+	case mode.On:
+		pub.Push = true
+	case mode.Off:
+		pub.Reason = "push is false"
+	default: // auto
+		pub.Push = c.Event != ci.EventPullRequest
+		if !pub.Push {
+			pub.Reason = "push is auto and this is a pull request"
+		}
+	}
+	hosts := map[string]bool{}
+	for _, img := range md.Images {
+		repo, err := name.NewRepository(img)
+		if err != nil {
+			return pub, errs.Input("images", "%q is not an image repository (expected e.g. ghcr.io/owner/app): %v", img, err)
+		}
+		pub.Repositories = append(pub.Repositories, repo)
+		hosts[repo.RegistryStr()] = true
+	}
+	for _, t := range md.TagNames {
+		if !tagName.MatchString(t) {
+			return pub, errs.Input("tags", "%q is not a valid tag (expected up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -)", t)
+		}
+	}
+	// Without images, metadata-action's tags are bare tag names: nothing
+	// to push them to.
+	for _, repo := range pub.Repositories {
+		for _, t := range md.TagNames {
+			pub.Tags = append(pub.Tags, repo.Tag(t))
+		}
+	}
+	for h := range hosts {
+		pub.Registries = append(pub.Registries, h)
+	}
+	sort.Strings(pub.Registries)
+	pub.Repositories = pipeline.NonNil(pub.Repositories)
+	pub.Registries = pipeline.NonNil(pub.Registries)
+	if pub.Push && len(pub.Repositories) == 0 {
+		return pub, errs.Input("images", "no image to push to (expected at least one image repository, e.g. images: ghcr.io/owner/app, or push: false)")
+	}
+	return pub, nil
+}
+
+func planScan(cfg *config.Config) (pipeline.ScanPlan, error) {
+	sevs, err := severity.ParseList(cfg.Severity)
+	if err != nil {
+		return pipeline.ScanPlan{}, errs.Input("severity", "%s", err.Error())
+	}
+	return pipeline.ScanPlan{
+		Enabled: cfg.Scan, Severity: pipeline.NonNil(sevs), IgnoreUnfixed: cfg.IgnoreUnfixed, TrivyIgnores: cfg.TrivyIgnores,
+		Fail: cfg.ScanFail, CacheDir: cfg.ScanCacheDir, DBRepository: cfg.ScanDBRepository, SkipDBUpdate: cfg.ScanSkipDBUpdate,
+	}, nil
+}
+
+func planSign(cfg *config.Config, oidc, push bool) (pipeline.SignPlan, error) {
+	s := pipeline.SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest}
+	switch {
+	case cfg.Sign == mode.Off:
+		s.Reason = "sign is false"
+	case !push:
+		s.Reason = "nothing is pushed, so there is no digest in a registry to sign"
+	case cfg.CosignKey != "":
+		s.Enabled, s.Mode, s.Key = true, mode.Key, cfg.CosignKey
+		s.FulcioURL = ""
+	case oidc:
+		s.Enabled, s.Mode = true, mode.Keyless
+	case cfg.Sign == mode.On:
+		return s, errs.Input("sign", "sign is true but there is neither a cosign-key nor an OIDC token (expected cosign-key, SIGSTORE_ID_TOKEN, or GitHub Actions' permissions: id-token: write)")
+	default:
+		s.Reason = "sign is auto and neither cosign-key nor an OIDC token is available"
+	}
+	if !s.Enabled {
+		s.FulcioURL, s.RekorURL, s.Attest = "", "", false
+	}
+	if !s.TlogUpload {
+		s.RekorURL = "" // nothing is written to, nor read from, the log
+	}
+	return s, nil
+}
+
+func planReport(cfg *config.Config, c *ci.Context) pipeline.ReportPlan {
+	r := pipeline.ReportPlan{Outputs: true, Summary: true, OutputDir: cfg.OutputDir, CommentMode: cfg.Comment}
+	change := fmt.Sprintf("pull request #%d", c.PRNumber)
+	if c.Forge.Kind == ci.ForgeGitLab {
+		change = fmt.Sprintf("merge request !%d", c.PRNumber)
+	}
+	switch {
+	case cfg.Comment == mode.CommentNever:
+		r.Comment = "off (comment is never)"
+	case c.PRNumber == 0 && c.Event == ci.EventBranchPush && c.Branch != "" && c.Forge.Kind != "":
+		r.Comment = fmt.Sprintf("update the sticky comment of an open change request from %s, if one has it (none is created)", c.Branch)
+	case c.PRNumber == 0:
+		r.Comment = "off (not a pull request)"
+	case c.Fork && cfg.Comment == mode.CommentAuto:
+		r.Comment = "off (a pull request from a fork gets a read-only token; the summary says so)"
+	default:
+		r.Comment = "sticky comment on " + change
+	}
+	return r
+}
