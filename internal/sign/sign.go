@@ -127,7 +127,7 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 	}
 	for _, d := range digests {
 		ref := r.Digest(d.String())
-		idx, err := s.signDigest(ctx, ref, sv, rekor)
+		idx, already, err := s.signDigest(ctx, ref, sv, rekor)
 		if err != nil {
 			return nil, fmt.Errorf("signing %s: %w", ref, err)
 		}
@@ -138,7 +138,11 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 		res.Signed = append(res.Signed, d)
 		res.Artifacts = append(res.Artifacts, sig)
 		res.Signatures = append(res.Signatures, sig.In(r))
-		s.logf("slipway: signed %s", ref)
+		if already {
+			s.logf("slipway: %s is already signed by this key", ref)
+		} else {
+			s.logf("slipway: signed %s", ref)
+		}
 	}
 	if p.Attest && scanned != nil {
 		atts, err := s.attestAll(ctx, subject, sv, rekor, built, scanned)
@@ -186,28 +190,28 @@ func (s *Stage) signable(ctx context.Context, ref name.Digest) ([]v1.Hash, error
 
 // signDigest signs ref's digest, uploading to the log when rekor is set,
 // and attaches the signature unless the same key already signed it. It
-// returns the log index, -1 when nothing was uploaded.
-func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rekor *client.Rekor) (int64, error) {
+// returns the log index, -1 when nothing was uploaded, and whether the
+// signature was there already.
+func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rekor *client.Rekor) (int64, bool, error) {
 	payload, err := (&sigpayload.Cosign{Image: ref}).MarshalJSON()
 	if err != nil {
-		return -1, err
+		return -1, false, err
 	}
 	se, err := ociremote.SignedEntity(ref, ociremote.WithRemoteOptions(s.remoteOpts(ctx)...))
 	if err != nil {
-		return -1, fmt.Errorf("reading the image: %w", err)
+		return -1, false, fmt.Errorf("reading the image: %w", err)
 	}
 	// Skip the work when the key already signed this payload (a re-run
 	// after an interrupted one): no second signature, no second log entry.
 	// When the log is asked for, the signature found must be in it.
 	if sv.Cert == nil {
 		if idx, ok := s.alreadySigned(se, payload, sv, rekor != nil); ok {
-			s.logf("slipway: %s is already signed by this key", ref)
-			return idx, nil
+			return idx, true, nil
 		}
 	}
 	raw, err := sv.SignMessage(bytes.NewReader(payload))
 	if err != nil {
-		return -1, err
+		return -1, false, err
 	}
 	b64 := base64.StdEncoding.EncodeToString(raw)
 	opts := []static.Option{}
@@ -220,7 +224,7 @@ func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rek
 		h.Write(payload)
 		entry, err := cosign.TLogUpload(ctx, rekor, raw, h, s.verifierBytes(sv))
 		if err != nil {
-			return -1, fmt.Errorf("uploading to the transparency log: %w", err)
+			return -1, false, fmt.Errorf("uploading to the transparency log: %w", err)
 		}
 		opts = append(opts, static.WithBundle(cbundle.EntryToBundle(entry)))
 		if entry.LogIndex != nil {
@@ -229,16 +233,16 @@ func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rek
 	}
 	sig, err := static.NewSignature(payload, b64, opts...)
 	if err != nil {
-		return -1, err
+		return -1, false, err
 	}
 	newSE, err := mutate.AttachSignatureToEntity(se, sig, mutate.WithDupeDetector(cremote.NewDupeDetector(sv)))
 	if err != nil {
-		return -1, err
+		return -1, false, err
 	}
 	if err := ociremote.WriteSignatures(ref.Repository, newSE, ociremote.WithRemoteOptions(s.remoteOpts(ctx)...)); err != nil {
-		return -1, fmt.Errorf("writing the signature: %w", err)
+		return -1, false, fmt.Errorf("writing the signature: %w", err)
 	}
-	return idx, nil
+	return idx, false, nil
 }
 
 // alreadySigned finds a signature of payload by sv's key on se; with

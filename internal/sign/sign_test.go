@@ -164,14 +164,22 @@ func TestSignAttestVerifyWithKey(t *testing.T) {
 
 	// A re-run (after an interrupted one) adds no second signature and
 	// replaces the attestations rather than piling them up.
-	again, err := f.keyStage(k, "s3cret").Sign(ctx, plan, f.repo, f.built, f.scanned)
+	rerun := f.keyStage(k, "s3cret")
+	var log strings.Builder
+	rerun.Log = &log
+	again, err := rerun.Sign(ctx, plan, f.repo, f.built, f.scanned)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range again.Signed {
-		sigs, _ := count(t, f.repo.Digest(d.String()).String())
+		ref := f.repo.Digest(d.String()).String()
+		sigs, _ := count(t, ref)
 		if sigs != 1 {
 			t.Errorf("%s has %d signatures after a re-run, want 1", d, sigs)
+		}
+		// One line per digest, and it says what happened.
+		if strings.Count(log.String(), ref+" is already signed by this key\n") != 1 || strings.Contains(log.String(), "signed "+ref+"\n") {
+			t.Errorf("the re-run's log for %s:\n%s", ref, log.String())
 		}
 	}
 	if _, atts := count(t, f.built.In(f.repo).String()); atts != 3 {
