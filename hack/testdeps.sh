@@ -2,7 +2,7 @@
 # Installs, idempotently, the real fixtures and validators slipway's tests
 # use: the npm packages pinned in hack/testdeps/package-lock.json
 # (action-validator, gitlab-ci-local, ...) into hack/testdeps/node_modules,
-# actionlint, Fulcio, the cosign CLI and act, built from their Go modules into
+# actionlint, Fulcio, Rekor v2, the cosign CLI and act, built from their Go modules into
 # $SLIPWAY_CACHE/bin, cimage-copy, built there from hack/tools/cimage, and the
 # Debian packages they call: rsync (gitlab-ci-local's shell executor) and
 # ShellCheck (actionlint's checks of run: scripts).
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/testdeps"
 
 ACTIONLINT_VERSION=v1.7.12
 FULCIO_VERSION=v1.8.4
+REKOR_VERSION=v2.3.0
 COSIGN_VERSION=v2.6.5
 ACT_VERSION=v0.2.89
 SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
@@ -62,6 +63,13 @@ go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionl
 # Fulcio, Sigstore's certificate authority: the keyless signing e2e test
 # runs it with an ephemeral CA (internal/testenv.StartFulcio).
 go_tool fulcio "$FULCIO_VERSION" github.com/sigstore/fulcio
+
+# Rekor v2 (rekor-tiles), Sigstore's transparency log, with its POSIX
+# storage: signing tests run with the log on against it
+# (internal/testenv.StartRekor). v2.3.0 is the newest that builds with Go
+# 1.26 (v2.4 needs 1.27) and the one sigstore-go's and cosign v3's clients
+# are built against.
+go_tool rekor "$REKOR_VERSION" github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix
 
 # The cosign CLI of the version slipway links: the sign e2e tests verify
 # slipway's signatures and attestations with it.
