@@ -79,13 +79,15 @@ type Config struct {
 	ScanSkipDBUpdate bool     `input:"scan-skip-db-update" default:"false" desc:"Use the vulnerability DB in the cache without updating it"`
 
 	// Sign (sigstore/cosign)
-	Sign        mode.Switch `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
-	CosignKey   string      `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
-	FulcioURL   string      `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
-	RekorURL    string      `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
-	TlogUpload  bool        `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
-	TrustedRoot string      `input:"trusted-root" desc:"Sigstore trusted_root.json to verify keyless signatures with, for a private Fulcio and Rekor (default: the public instance's, through TUF)"`
-	Attest      bool        `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
+	Sign            mode.Switch          `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
+	CosignKey       string               `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
+	FulcioURL       string               `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
+	RekorURL        string               `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
+	TlogUpload      bool                 `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
+	RekorVersion    string               `input:"rekor-version" default:"1" enum:"1|2" desc:"API version of the log at rekor-url: 1 (rekor.sigstore.dev today) or 2 (rekor-tiles); legacy signatures need 1"`
+	SignatureFormat mode.SignatureFormat `input:"signature-format" default:"legacy" enum:"legacy|bundle|both" desc:"How signatures are stored: legacy (cosign's .sig tags), bundle (Sigstore bundles as OCI 1.1 referrers, as cosign v3 writes; the digests' signatures so far, attestations stay legacy) or both"`
+	TrustedRoot     string               `input:"trusted-root" desc:"Sigstore trusted_root.json to verify keyless signatures with, for a private Fulcio and Rekor (default: the public instance's, through TUF)"`
+	Attest          bool                 `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
 
 	// Report
 	Comment mode.Comment `input:"comment" default:"auto" enum:"auto|always|never" desc:"Sticky PR/MR comment: auto comments on pull requests when allowed"`

@@ -254,6 +254,9 @@ func (c *Config) validateSign() error {
 			return errs.Input(u.input, "%q is not an http(s) URL", u.v)
 		}
 	}
+	if c.TlogUpload && c.RekorVersion == "2" && c.SignatureFormat.Legacy() {
+		return errs.Input("signature-format", "%s writes cosign's legacy signatures, whose log entry is a Rekor v1 one, but rekor-version is 2 (expected signature-format: bundle with a Rekor v2 log, or rekor-version: 1)", c.SignatureFormat)
+	}
 	return nil
 }
 

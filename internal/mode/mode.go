@@ -35,3 +35,21 @@ const (
 	Key     Signing = "key"
 	Keyless Signing = "keyless"
 )
+
+// SignatureFormat is how signatures and attestations are stored: cosign's
+// legacy layout (sha256-<hex>.sig and .att tags), Sigstore bundles as OCI
+// 1.1 referrers (what cosign v3 writes by default), or both.
+type SignatureFormat string
+
+// Signature formats.
+const (
+	FormatLegacy SignatureFormat = "legacy"
+	FormatBundle SignatureFormat = "bundle"
+	FormatBoth   SignatureFormat = "both"
+)
+
+// Legacy tells whether the format writes the legacy layout.
+func (f SignatureFormat) Legacy() bool { return f != FormatBundle }
+
+// Bundle tells whether the format writes Sigstore bundles.
+func (f SignatureFormat) Bundle() bool { return f == FormatBundle || f == FormatBoth }

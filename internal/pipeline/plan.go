@@ -206,14 +206,18 @@ type ScanPlan struct {
 
 // SignPlan is signing and attestation.
 type SignPlan struct {
-	Enabled    bool         `json:"enabled"`
-	Mode       mode.Signing `json:"mode"` // "" when disabled
-	Key        string       `json:"key,omitempty"`
-	FulcioURL  string       `json:"fulcio-url,omitempty"`
-	RekorURL   string       `json:"rekor-url,omitempty"`
-	TlogUpload bool         `json:"tlog-upload"`
-	Attest     bool         `json:"attest"`
-	Reason     string       `json:"reason,omitempty"`
+	Enabled   bool         `json:"enabled"`
+	Mode      mode.Signing `json:"mode"` // "" when disabled
+	Key       string       `json:"key,omitempty"`
+	FulcioURL string       `json:"fulcio-url,omitempty"`
+	RekorURL  string       `json:"rekor-url,omitempty"`
+	// RekorVersion is the log's API version (1 or 2); 0 when nothing is
+	// logged.
+	RekorVersion uint32               `json:"rekor-version,omitempty"`
+	TlogUpload   bool                 `json:"tlog-upload"`
+	Attest       bool                 `json:"attest"`
+	Format       mode.SignatureFormat `json:"format,omitempty"` // "" when disabled
+	Reason       string               `json:"reason,omitempty"`
 }
 
 // ReportPlan is where results go.

@@ -91,8 +91,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 		row("mode", p.Sign.Mode)
 		row("key", p.Sign.Key)
 		row("fulcio", p.Sign.FulcioURL)
+		row("format", p.Sign.Format)
 		if p.Sign.TlogUpload {
-			row("rekor", p.Sign.RekorURL)
+			row("rekor", fmt.Sprintf("%s (API v%d)", p.Sign.RekorURL, p.Sign.RekorVersion))
 		} else {
 			row("rekor", "off (tlog-upload is false)")
 		}

@@ -51,6 +51,14 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 	if p.Sign, err = planSign(cfg, in.Config.OIDC, p.Publish.Push); err != nil {
 		return nil, err
 	}
+	if s := p.Sign; s.Enabled && s.Format.Bundle() {
+		if copies := p.Publish.Copies(); len(copies) > 0 {
+			return nil, errs.Input("signature-format", "%s: Sigstore bundles are not copied to the other images yet (expected one image, or signature-format: legacy)", s.Format)
+		}
+		if s.Mode == mode.Keyless && s.TlogUpload && s.RekorVersion == 2 {
+			return nil, errs.Input("rekor-version", "keyless signing with a Rekor v2 log needs a timestamp authority, which slipway does not use yet (expected rekor-version: 1, or tlog-upload: false)")
+		}
+	}
 	if p.Sign.Mode == mode.Keyless && !p.Sign.TlogUpload {
 		p.Warnings = append(p.Warnings, "keyless signing with tlog-upload false: nothing timestamps the signature, so it verifies only while its certificate is valid (about 10 minutes); use the transparency log, or a key")
 	}
@@ -183,7 +191,10 @@ func planScan(cfg *config.Config) (pipeline.ScanPlan, error) {
 }
 
 func planSign(cfg *config.Config, oidc, push bool) (pipeline.SignPlan, error) {
-	s := pipeline.SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest}
+	s := pipeline.SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest, Format: cfg.SignatureFormat}
+	if v, err := strconv.ParseUint(cfg.RekorVersion, 10, 32); err == nil {
+		s.RekorVersion = uint32(v)
+	}
 	switch {
 	case cfg.Sign == mode.Off:
 		s.Reason = "sign is false"
@@ -200,10 +211,10 @@ func planSign(cfg *config.Config, oidc, push bool) (pipeline.SignPlan, error) {
 		s.Reason = "sign is auto and neither cosign-key nor an OIDC token is available"
 	}
 	if !s.Enabled {
-		s.FulcioURL, s.RekorURL, s.Attest = "", "", false
+		s.FulcioURL, s.RekorURL, s.Attest, s.Format = "", "", false, ""
 	}
-	if !s.TlogUpload {
-		s.RekorURL = "" // nothing is written to, nor read from, the log
+	if !s.TlogUpload || !s.Enabled {
+		s.RekorURL, s.RekorVersion = "", 0 // nothing is written to, nor read from, the log
 	}
 	return s, nil
 }

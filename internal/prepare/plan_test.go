@@ -20,6 +20,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/meta"
+	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -343,4 +344,47 @@ func list[T fmt.Stringer](refs []T) string {
 		s[i] = r.String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// Sigstore bundles are not copied to other images yet, and keyless
+// signing with a Rekor v2 log needs a timestamp authority: both are bad
+// input, before anything is built.
+func TestPlanBundleLimits(t *testing.T) {
+	for _, tc := range []struct {
+		flags map[string]string
+		oidc  bool
+		input string
+	}{
+		{map[string]string{"cosign-key": "k", "signature-format": "bundle"}, false, "signature-format"},
+		{map[string]string{"signature-format": "bundle", "rekor-version": "2"}, true, "rekor-version"},
+	} {
+		cfg := loaded(t, tc.flags)
+		cfg.OIDC = tc.oidc
+		md := metaResult()
+		if tc.input == "rekor-version" {
+			md.Images = md.Images[:1]
+		}
+		_, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: md})
+		var ie *errs.InputError
+		if !errors.As(err, &ie) || ie.Input != tc.input {
+			t.Errorf("%v: %v, want an input error for %s", tc.flags, err, tc.input)
+		}
+	}
+	// Legacy signatures carry a Rekor v1 entry: with a v2 log, the input
+	// is refused as it is read.
+	l, err := config.Load(config.Options{Flags: map[string]string{"signature-format": "both", "rekor-version": "2"}, Env: environ.Map(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ie *errs.InputError
+	if err := l.Validate(); !errors.As(err, &ie) || ie.Input != "signature-format" {
+		t.Errorf("legacy signatures with a Rekor v2 log: %v, want an input error for signature-format", err)
+	}
+	cfg := loaded(t, map[string]string{"cosign-key": "k", "signature-format": "bundle", "rekor-version": "2"})
+	md := metaResult()
+	md.Images = md.Images[:1]
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: md})
+	if err != nil || p.Sign.Format != mode.FormatBundle || p.Sign.RekorVersion != 2 {
+		t.Errorf("one image, a key, bundles on a Rekor v2 log: %+v, %v", p.Sign, err)
+	}
 }

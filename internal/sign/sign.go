@@ -113,10 +113,17 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 	if err != nil {
 		return nil, fmt.Errorf("loading the signer (%s): %w", s.Identity.Describe(), err)
 	}
+	format := bundleFormat(p)
 	var rekor *client.Rekor
-	if p.TlogUpload {
+	if p.TlogUpload && format.Legacy() {
 		if rekor, err = s.Rekor(p.RekorURL); err != nil {
 			return nil, fmt.Errorf("rekor client for %s: %w", p.RekorURL, err)
+		}
+	}
+	var kp *keypair
+	if format.Bundle() {
+		if kp, err = newKeypair(ctx, sv); err != nil {
+			return nil, fmt.Errorf("the signer as a bundle keypair: %w", err)
 		}
 	}
 	res := &pipeline.SignResult{Mode: p.Mode, TlogIndex: -1, Signatures: []name.Tag{}, Artifacts: []artifact.Attached{}, Attestations: []pipeline.Attestation{}}
@@ -127,17 +134,29 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 	}
 	for _, d := range digests {
 		ref := r.Digest(d.String())
-		idx, already, err := s.signDigest(ctx, ref, sv, rekor)
-		if err != nil {
-			return nil, fmt.Errorf("signing %s: %w", ref, err)
+		idx, already := int64(-1), true
+		if format.Legacy() {
+			if idx, already, err = s.signDigest(ctx, ref, sv, rekor); err != nil {
+				return nil, fmt.Errorf("signing %s: %w", ref, err)
+			}
+			sig := artifact.Attached{Kind: artifact.Signature, Subject: d}
+			res.Artifacts = append(res.Artifacts, sig)
+			res.Signatures = append(res.Signatures, sig.In(r))
+		}
+		if format.Bundle() {
+			bidx, bundled, err := s.signBundle(ctx, p, ref, sv, kp)
+			if err != nil {
+				return nil, fmt.Errorf("signing %s in the bundle format: %w", ref, err)
+			}
+			if !format.Legacy() {
+				idx = bidx
+			}
+			already = already && bundled
 		}
 		if d == built.Digest {
 			res.TlogIndex = idx
 		}
-		sig := artifact.Attached{Kind: artifact.Signature, Subject: d}
 		res.Signed = append(res.Signed, d)
-		res.Artifacts = append(res.Artifacts, sig)
-		res.Signatures = append(res.Signatures, sig.In(r))
 		if already {
 			s.logf("slipway: %s is already signed by this key", ref)
 		} else {
@@ -349,18 +368,29 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []name.R
 	if signed == nil || (signed.PublicKey == "" && signed.CertificateIdentity == "") {
 		return errors.New("nothing was signed to verify")
 	}
-	co, err := s.checkOpts(ctx, p, signed)
-	if err != nil {
-		return err
+	format := bundleFormat(p)
+	var co *cosign.CheckOpts
+	if format.Legacy() || len(signed.Attestations) > 0 {
+		var err error
+		if co, err = s.checkOpts(ctx, p, signed); err != nil {
+			return err
+		}
 	}
 	names := make([]string, len(repos))
 	for i, r := range repos {
 		names[i] = r.Name()
 		for _, d := range signed.Signed {
 			ref := r.Digest(d.String())
-			co.ClaimVerifier = cosign.SimpleClaimVerifier
-			if _, _, err := cosign.VerifyImageSignatures(ctx, ref, co); err != nil {
-				return fmt.Errorf("verifying the signature of %s: %w", ref, err)
+			if format.Legacy() {
+				co.ClaimVerifier = cosign.SimpleClaimVerifier
+				if _, _, err := cosign.VerifyImageSignatures(ctx, ref, co); err != nil {
+					return fmt.Errorf("verifying the signature of %s: %w", ref, err)
+				}
+			}
+			if format.Bundle() {
+				if err := s.verifyBundle(ctx, p, ref, signed); err != nil {
+					return fmt.Errorf("verifying the signature bundle of %s: %w", ref, err)
+				}
 			}
 		}
 		if len(signed.Attestations) == 0 {

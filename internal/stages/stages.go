@@ -150,6 +150,11 @@ func newSigner(prep *prepare.Prepared, keychain *registry.Keychain, tr http.Roun
 			st.Trust = sign.PublicGood()
 		}
 	}
+	if sp := prep.Plan.Sign; st.Trust == nil && sp.TlogUpload && sp.Format.Bundle() {
+		// A bundle's log entry is checked against the log's key in a
+		// trust root: the public instance's, through TUF.
+		st.Trust = sign.PublicGood()
+	}
 	return st, nil
 }
 

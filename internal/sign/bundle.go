@@ -1,0 +1,328 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	intotov1 "github.com/in-toto/attestation/go/v1"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgsign "github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/options"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/slipway-ci/slipway/internal/mode"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+)
+
+// The Sigstore bundle format, as cosign v3 writes an image signature: an
+// in-toto statement about the digest, predicate type SignPredicateType,
+// in a DSSE envelope, in a bundle (v0.3) that is the one layer of an OCI
+// 1.1 referrer of the image (artifactType BundleMediaType, subject the
+// image), pushed with the Referrers API or, where the registry has none,
+// listed in the sha256-<hex> referrers tag (go-containerregistry's
+// fallback, which cosign v3 relies on too).
+const (
+	BundleMediaType   = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	SignPredicateType = "https://sigstore.dev/cosign/sign/v1"
+	// predicateAnnotation names a bundle referrer's predicate type.
+	predicateAnnotation = "dev.sigstore.bundle.predicateType"
+	// maxReferrers bounds the referrers read for one digest.
+	maxReferrers = 100
+)
+
+// keypair is a Signer as sigstore-go's sign.Keypair.
+type keypair struct {
+	sv      *Signer
+	pub     crypto.PublicKey
+	details signature.AlgorithmDetails
+	hint    []byte
+}
+
+func newKeypair(ctx context.Context, sv *Signer) (*keypair, error) {
+	pub, err := sv.PublicKey(options.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("reading the public key: %w", err)
+	}
+	pkd, err := signature.GetDefaultPublicKeyDetails(pub)
+	if err != nil {
+		return nil, err
+	}
+	details, err := signature.GetAlgorithmDetails(pkd)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(der)
+	return &keypair{sv: sv, pub: pub, details: details, hint: []byte(base64.StdEncoding.EncodeToString(sum[:]))}, nil
+}
+
+func (k *keypair) GetHashAlgorithm() protocommon.HashAlgorithm { return k.details.GetProtoHashType() }
+func (k *keypair) GetSigningAlgorithm() protocommon.PublicKeyDetails {
+	return k.details.GetSignatureAlgorithm()
+}
+func (k *keypair) GetHint() []byte                { return k.hint }
+func (k *keypair) GetPublicKey() crypto.PublicKey { return k.pub }
+func (k *keypair) GetKeyAlgorithm() string {
+	switch k.details.GetKeyType() {
+	case signature.RSA:
+		return "RSA"
+	case signature.ED25519:
+		return "ED25519"
+	default:
+		return "ECDSA"
+	}
+}
+
+func (k *keypair) GetPublicKeyPem() (string, error) {
+	b, err := cryptoutils.MarshalPublicKeyToPEM(k.pub)
+	return string(b), err
+}
+
+// SignData signs data with the signer (which hashes it) and returns the
+// signature and the digest signed.
+func (k *keypair) SignData(ctx context.Context, data []byte) ([]byte, []byte, error) {
+	sig, err := k.sv.SignMessage(bytes.NewReader(data), options.WithContext(ctx))
+	if err != nil {
+		return nil, nil, err
+	}
+	digest := data
+	if hf := k.details.GetHashType(); hf != crypto.Hash(0) {
+		h := hf.New()
+		h.Write(data)
+		digest = h.Sum(nil)
+	}
+	return sig, digest, nil
+}
+
+// issued is the certificate Fulcio already gave the signer (keyless), as
+// sigstore-go's certificate provider.
+type issued []byte
+
+func (c issued) GetCertificate(context.Context, sgsign.Keypair, *sgsign.CertificateProviderOptions) ([]byte, error) {
+	return c, nil
+}
+
+// signStatement is the in-toto statement cosign v3 signs for an image:
+// the digest as its subject, an empty predicate.
+func signStatement(ref name.Digest) ([]byte, error) {
+	h, err := hashOf(ref)
+	if err != nil {
+		return nil, err
+	}
+	return protojson.Marshal(&intotov1.Statement{
+		Type:          intotov1.StatementTypeUri,
+		Subject:       []*intotov1.ResourceDescriptor{{Digest: map[string]string{h.Algorithm: h.Hex}}},
+		PredicateType: SignPredicateType,
+		Predicate:     &structpb.Struct{},
+	})
+}
+
+// signBundle signs ref in the bundle format and pushes the bundle as a
+// referrer of ref, unless the same key already did (a re-run). It
+// returns the log index (-1 when not logged) and whether the signature
+// was there already.
+func (s *Stage) signBundle(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, sv *Signer, kp *keypair) (int64, bool, error) {
+	if sv.Cert == nil {
+		if idx, ok := s.bundled(ctx, p, ref, kp.pub); ok {
+			return idx, true, nil
+		}
+	}
+	payload, err := signStatement(ref)
+	if err != nil {
+		return -1, false, err
+	}
+	opts := sgsign.BundleOptions{Context: ctx}
+	if sv.Cert != nil {
+		block, _ := pem.Decode(sv.Cert)
+		if block == nil {
+			return -1, false, errors.New("the signing certificate is not PEM")
+		}
+		opts.CertificateProvider = issued(block.Bytes)
+	}
+	if p.TlogUpload {
+		opts.TransparencyLogs = []sgsign.Transparency{sgsign.NewRekor(&sgsign.RekorOptions{BaseURL: p.RekorURL, Version: p.RekorVersion, Retries: 3})}
+	}
+	pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: payload, PayloadType: "application/vnd.in-toto+json"}, kp, opts)
+	if err != nil {
+		return -1, false, fmt.Errorf("signing the bundle: %w", err)
+	}
+	raw, err := protojson.Marshal(pb)
+	if err != nil {
+		return -1, false, err
+	}
+	if err := ociremote.WriteAttestationNewBundleFormat(ref, raw, SignPredicateType, ociremote.WithRemoteOptions(s.remoteOpts(ctx)...)); err != nil {
+		return -1, false, fmt.Errorf("writing the bundle referrer: %w", err)
+	}
+	idx := int64(-1)
+	if es := pb.GetVerificationMaterial().GetTlogEntries(); len(es) > 0 {
+		idx = es[0].GetLogIndex()
+	}
+	return idx, false, nil
+}
+
+// bundled finds a signature bundle of ref by key pub among ref's
+// referrers; with the log on, it must be logged. It returns its log
+// index.
+func (s *Stage) bundled(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, pub crypto.PublicKey) (int64, bool) {
+	tm, vopts, err := s.keyMaterial(ctx, p, pub)
+	if err != nil {
+		return -1, false
+	}
+	b, err := s.verifiedBundle(ctx, ref, tm, vopts, verify.WithKey())
+	if err != nil {
+		return -1, false
+	}
+	idx := int64(-1)
+	if es := b.GetVerificationMaterial().GetTlogEntries(); len(es) > 0 {
+		idx = es[0].GetLogIndex()
+	}
+	return idx, true
+}
+
+// keyMaterial is what a signature by pub verifies against: the key and,
+// with the log on, the trust root naming the log.
+func (s *Stage) keyMaterial(ctx context.Context, p *pipeline.SignPlan, pub crypto.PublicKey) (root.TrustedMaterial, []verify.VerifierOption, error) {
+	v, err := signature.LoadVerifier(pub, crypto.SHA256)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum := sha256.Sum256(der)
+	keys := root.NewTrustedPublicKeyMaterialFromMapping(map[string]*root.ExpiringKey{
+		base64.StdEncoding.EncodeToString(sum[:]): root.NewExpiringKey(v, time.Time{}, time.Time{}),
+	})
+	tm := root.TrustedMaterialCollection{keys}
+	vopts := []verify.VerifierOption{verify.WithNoObserverTimestamps()}
+	if p.TlogUpload {
+		if s.Trust == nil {
+			return nil, nil, errors.New("no trust root naming the transparency log")
+		}
+		t, err := s.trust(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("the trust root: %w", err)
+		}
+		tm = append(tm, t.Material)
+		vopts = append(vopts, verify.WithTransparencyLog(1))
+	}
+	return tm, vopts, nil
+}
+
+// verifiedBundle reads ref's signature bundles (bounded) and returns the
+// first that verifies with tm, vopts and the identity policy.
+func (s *Stage) verifiedBundle(ctx context.Context, ref name.Digest, tm root.TrustedMaterial, vopts []verify.VerifierOption, identity verify.PolicyOption) (*sgbundle.Bundle, error) {
+	h, err := hashOf(ref)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := hex.DecodeString(h.Hex)
+	if err != nil {
+		return nil, err
+	}
+	v, err := verify.NewVerifier(tm, vopts...)
+	if err != nil {
+		return nil, err
+	}
+	ro := ociremote.WithRemoteOptions(s.remoteOpts(ctx)...)
+	idx, err := ociremote.Referrers(ref, BundleMediaType, ro)
+	if err != nil {
+		return nil, fmt.Errorf("listing the referrers of %s: %w", ref, err)
+	}
+	var errs []error
+	for i, d := range idx.Manifests {
+		if i == maxReferrers {
+			break
+		}
+		if d.ArtifactType != BundleMediaType || d.Annotations[predicateAnnotation] != SignPredicateType {
+			continue
+		}
+		b, err := ociremote.Bundle(ref.Context().Digest(d.Digest.String()), ro)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := v.Verify(b, verify.NewPolicy(verify.WithArtifactDigest(h.Algorithm, digest), identity)); err != nil {
+			errs = append(errs, fmt.Errorf("bundle %s: %w", d.Digest, err))
+			continue
+		}
+		return b, nil
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("no signature bundle of %s", ref)
+	}
+	return nil, errors.Join(errs...)
+}
+
+// verifyBundle checks that ref has a signature bundle by the signer the
+// result names: its public key, or its certificate identity under the
+// trust root.
+func (s *Stage) verifyBundle(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, signed *pipeline.SignResult) error {
+	if signed.PublicKey != "" {
+		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(signed.PublicKey))
+		if err != nil {
+			return fmt.Errorf("reading the signer's public key: %w", err)
+		}
+		tm, vopts, err := s.keyMaterial(ctx, p, pub)
+		if err != nil {
+			return err
+		}
+		_, err = s.verifiedBundle(ctx, ref, tm, vopts, verify.WithKey())
+		return err
+	}
+	if s.Trust == nil {
+		return errors.New("no trust root to verify a keyless signature with")
+	}
+	t, err := s.trust(ctx)
+	if err != nil {
+		return fmt.Errorf("the keyless trust root: %w", err)
+	}
+	// A keyless certificate lives minutes: the log's time (v1) says when
+	// it signed; without the log, only now.
+	vopts := []verify.VerifierOption{verify.WithCurrentTime()}
+	if p.TlogUpload {
+		vopts = []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1)}
+	}
+	if t.RequireSCT {
+		vopts = append(vopts, verify.WithSignedCertificateTimestamps(1))
+	}
+	id, err := verify.NewShortCertificateIdentity(signed.CertificateIssuer, "", signed.CertificateIdentity, "")
+	if err != nil {
+		return err
+	}
+	_, err = s.verifiedBundle(ctx, ref, t.Material, vopts, verify.WithCertificateIdentity(id))
+	return err
+}
+
+// bundleFormat is the plan's format, legacy when unset.
+func bundleFormat(p *pipeline.SignPlan) mode.SignatureFormat {
+	if p.Format == "" {
+		return mode.FormatLegacy
+	}
+	return p.Format
+}
+
+// hashOf is ref's digest.
+func hashOf(ref name.Digest) (v1.Hash, error) { return v1.NewHash(ref.DigestStr()) }

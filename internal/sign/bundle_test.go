@@ -1,0 +1,217 @@
+package sign
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/slipway-ci/slipway/internal/mode"
+	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/testenv"
+)
+
+// pushIndex pushes a random two-platform index to repo and returns what
+// the build would have.
+func pushIndex(t *testing.T, repo string) (name.Repository, *pipeline.BuildResult) {
+	t.Helper()
+	idx, err := random.Index(256, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := name.NewRepository(repo, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(r.Digest(d.String()), idx); err != nil {
+		t.Fatal(err)
+	}
+	return r, &pipeline.BuildResult{Digest: d}
+}
+
+// trustedRoot writes a trusted_root.json naming the log whose checkpoint
+// key is logKey.
+func trustedRoot(t *testing.T, rk *testenv.Rekor, logKey ed25519.PublicKey) string {
+	t.Helper()
+	other := *rk
+	other.PublicKey = logKey
+	id, tl := other.TransparencyLog(t)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, nil, nil, nil, map[string]*root.TransparencyLog{id: tl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// bundleReferrers lists ref's signature bundles.
+func bundleReferrers(t *testing.T, ref name.Digest) int {
+	t.Helper()
+	idx, err := ociremote.Referrers(ref, BundleMediaType)
+	if err != nil {
+		t.Fatalf("referrers of %s: %v", ref, err)
+	}
+	n := 0
+	for _, d := range idx.Manifests {
+		if d.Annotations[predicateAnnotation] == SignPredicateType {
+			n++
+		}
+	}
+	return n
+}
+
+// With signature-format bundle and the log on (the test environment's
+// Rekor v2), every digest gets one Sigstore bundle referrer, logged, on
+// a registry with the Referrers API (go-containerregistry's) and on one
+// without (docker-registry 2.8: the sha256-<hex> referrers tag); the
+// verify step, cosign's CLI and a re-run agree: the re-run adds nothing
+// and says so once per digest; another key, or a trust root naming
+// another log, does not verify.
+func TestSignBundleWithTheLog(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.Get(t)
+	rk := testenv.StartRekor(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	k := cosignKey(t, "s3cret")
+	trust := trustedRoot(t, rk, rk.PublicKey)
+	plan := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, TlogUpload: true, RekorURL: rk.URL, RekorVersion: 2, Format: mode.FormatBundle}
+
+	for _, reg := range []struct{ name, host, repo string }{
+		{"referrers API", strings.TrimPrefix(srv.URL, "http://"), "bundle/api"},
+		{"referrers tag (docker-registry 2.8)", env.Registry, fmt.Sprintf("bundle/tag-%d", os.Getpid())},
+	} {
+		t.Run(reg.name, func(t *testing.T) {
+			f := &fixture{out: t.TempDir()}
+			repo, built := pushIndex(t, reg.host+"/"+reg.repo)
+			st := f.keyStage(k, "s3cret")
+			st.Trust = TrustedRootFile(trust)
+			res, err := st.Sign(ctx, plan, repo, built, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Signed) != 3 || res.TlogIndex < 0 || len(res.Signatures) != 0 {
+				t.Fatalf("signed %d digests, log index %d, legacy tags %v; want the index and its 2 manifests, logged, no legacy tag", len(res.Signed), res.TlogIndex, res.Signatures)
+			}
+			for _, d := range res.Signed {
+				if n := bundleReferrers(t, repo.Digest(d.String())); n != 1 {
+					t.Errorf("%s has %d signature bundles, want 1", d, n)
+				}
+			}
+			if err := st.Verify(ctx, plan, []name.Repository{repo}, built, res); err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			if reg.host == env.Registry {
+				if tags := testenv.RegistryTags(t, repo.String()); !slices.Contains(tags, strings.Replace(built.Digest.String(), ":", "-", 1)) {
+					t.Errorf("no referrers tag on a registry without the Referrers API: tags %q", tags)
+				}
+			}
+
+			// cosign's CLI (the version slipway links) reads the bundle with
+			// the same trust root.
+			pub := filepath.Join(f.out, PublicKeyFile)
+			cmd := exec.Command(testenv.GoTool(t, "cosign"), "verify", "--key", pub, "--new-bundle-format", "--trusted-root", trust,
+				"--allow-http-registry", "--allow-insecure-registry", built.In(repo).String())
+			cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("cosign verify: %v\n%s", err, out)
+			}
+
+			// A re-run adds no bundle and no log entry.
+			rerun := f.keyStage(k, "s3cret")
+			rerun.Trust = st.Trust
+			var logged strings.Builder
+			rerun.Log = &logged
+			again, err := rerun.Sign(ctx, plan, repo, built, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.TlogIndex != res.TlogIndex {
+				t.Errorf("the re-run's log index is %d, want the first run's %d", again.TlogIndex, res.TlogIndex)
+			}
+			for _, d := range again.Signed {
+				ref := repo.Digest(d.String())
+				if n := bundleReferrers(t, ref); n != 1 {
+					t.Errorf("%s has %d signature bundles after a re-run, want 1", d, n)
+				}
+				if strings.Count(logged.String(), ref.String()+" is already signed by this key\n") != 1 || strings.Contains(logged.String(), "signed "+ref.String()+"\n") {
+					t.Errorf("the re-run's log for %s:\n%s", ref, logged.String())
+				}
+			}
+
+			// Another key does not verify; nor does a trust root naming
+			// another log.
+			other := cosignKey(t, "x")
+			forged := *res
+			forged.PublicKey = string(other.PublicBytes)
+			if err := st.Verify(ctx, plan, []name.Repository{repo}, built, &forged); err == nil {
+				t.Error("the bundles verified with another key")
+			}
+			otherLog, _, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			elsewhere := f.keyStage(k, "s3cret")
+			elsewhere.Trust = TrustedRootFile(trustedRoot(t, rk, otherLog))
+			if err := elsewhere.Verify(ctx, plan, []name.Repository{repo}, built, res); err == nil {
+				t.Error("the bundles verified against a trust root naming another log")
+			}
+		})
+	}
+}
+
+// signature-format both writes the legacy signatures and the bundles,
+// and the verify step checks both.
+func TestSignBothFormats(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k := cosignKey(t, "s3cret")
+	st := f.keyStage(k, "s3cret")
+	both := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, Format: mode.FormatBoth}
+	res, err := st.Sign(ctx, both, f.repo, f.built, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Signed) != 3 || len(res.Signatures) != 3 {
+		t.Fatalf("signed %d digests with %d legacy tags, want 3 and 3", len(res.Signed), len(res.Signatures))
+	}
+	for _, d := range res.Signed {
+		ref := f.repo.Digest(d.String())
+		if n := bundleReferrers(t, ref); n != 1 {
+			t.Errorf("%s has %d signature bundles, want 1", d, n)
+		}
+		if sigs, _ := count(t, ref.String()); sigs != 1 {
+			t.Errorf("%s has %d legacy signatures, want 1", d, sigs)
+		}
+	}
+	if err := st.Verify(ctx, both, []name.Repository{f.repo}, f.built, res); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+}
