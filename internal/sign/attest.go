@@ -29,14 +29,15 @@ import (
 // index carries, so a re-run replaces each platform's own.
 const PlatformAnnotation = "dev.slipway.platform"
 
-// attestAll attests, on ref (the built digest), the CycloneDX SBOM of
-// every platform and the vulnerability report, and writes them in one
-// attestation manifest, replacing what an earlier run attested.
-func (s *Stage) attestAll(ctx context.Context, ref name.Digest, sv *Signer, rekor *client.Rekor, built *pipeline.BuildResult, scanned *pipeline.ScanResult) ([]pipeline.Attestation, error) {
-	type pending struct {
-		att       pipeline.Attestation
-		predicate []byte
-	}
+// pending is an attestation to make and its predicate.
+type pending struct {
+	att       pipeline.Attestation
+	predicate []byte
+}
+
+// predicates are what is attested on the built digest: the CycloneDX
+// SBOM of every platform and the vulnerability report.
+func predicates(built *pipeline.BuildResult, scanned *pipeline.ScanResult) ([]pending, error) {
 	var todo []pending
 	for _, rf := range scanned.Reports {
 		switch {
@@ -58,6 +59,12 @@ func (s *Stage) attestAll(ctx context.Context, ref name.Digest, sv *Signer, reko
 			todo = append(todo, pending{pipeline.Attestation{Type: "vuln", PredicateType: attestation.CosignVulnProvenanceV01, Path: rf.Path}, b})
 		}
 	}
+	return todo, nil
+}
+
+// attestLegacy attests todo on ref (the built digest) and writes them in
+// one attestation manifest, replacing what an earlier run attested.
+func (s *Stage) attestLegacy(ctx context.Context, ref name.Digest, sv *Signer, rekor *client.Rekor, todo []pending) ([]pipeline.Attestation, error) {
 	if len(todo) == 0 {
 		return nil, nil
 	}
@@ -89,16 +96,7 @@ func (s *Stage) attestAll(ctx context.Context, ref name.Digest, sv *Signer, reko
 // attestation signs an in-toto statement of predicate about ref as a
 // DSSE envelope, as cosign attest does.
 func (s *Stage) attestation(ctx context.Context, ref name.Digest, sv *Signer, rekor *client.Rekor, a pipeline.Attestation, predicate []byte) (oci.Signature, error) {
-	stmt, err := attestation.GenerateStatement(attestation.GenerateOpts{
-		Predicate: bytes.NewReader(predicate),
-		Type:      a.Type,
-		Digest:    strings.TrimPrefix(ref.DigestStr(), "sha256:"),
-		Repo:      ref.Repository.String(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	payload, err := json.Marshal(stmt)
+	payload, err := statement(ref, a, predicate)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +120,60 @@ func (s *Stage) attestation(ctx context.Context, ref name.Digest, sv *Signer, re
 		opts = append(opts, static.WithBundle(cbundle.EntryToBundle(entry)))
 	}
 	return static.NewAttestation(envelope, opts...)
+}
+
+// statement is the in-toto statement of predicate about ref, as cosign
+// attest makes it.
+func statement(ref name.Digest, a pipeline.Attestation, predicate []byte) ([]byte, error) {
+	stmt, err := attestation.GenerateStatement(attestation.GenerateOpts{
+		Predicate: bytes.NewReader(predicate),
+		Type:      a.Type,
+		Digest:    strings.TrimPrefix(ref.DigestStr(), "sha256:"),
+		Repo:      ref.Repository.String(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(stmt)
+}
+
+// attestBundles attests todo on ref as Sigstore bundle referrers (the
+// predicate type and the platform in their annotations), but not a
+// statement the same key already attested there (a re-run).
+func (s *Stage) attestBundles(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, sv *Signer, kp *keypair, todo []pending) ([]pipeline.Attestation, error) {
+	var out []pipeline.Attestation
+	kept := 0
+	for _, t := range todo {
+		payload, err := statement(ref, t.att, t.predicate)
+		if err != nil {
+			return nil, err
+		}
+		t.att.Subject = ref.DigestStr()
+		out = append(out, t.att)
+		if sv.Cert == nil {
+			if _, ok := s.bundled(ctx, p, ref, kp.pub, attestationOf(t.att), payload); ok {
+				kept++
+				continue
+			}
+		}
+		ann := map[string]string{predicateAnnotation: t.att.PredicateType}
+		if t.att.Platform != "" {
+			ann[PlatformAnnotation] = t.att.Platform
+		}
+		if _, err := s.pushBundle(ctx, p, ref, sv, kp, payload, ann); err != nil {
+			return nil, fmt.Errorf("attesting the %s of %s in the bundle format: %w", t.att.Type, ref, err)
+		}
+	}
+	s.logf("slipway: attested %d predicates on %s as Sigstore bundles (%d already there)", len(out), ref, kept)
+	return out, nil
+}
+
+// attestationOf picks the bundle referrers of a's predicate type and
+// platform.
+func attestationOf(a pipeline.Attestation) func(map[string]string) bool {
+	return func(ann map[string]string) bool {
+		return ann[predicateAnnotation] == a.PredicateType && ann[PlatformAnnotation] == a.Platform
+	}
 }
 
 // vulnPredicate is cosign's vulnerability predicate around Trivy's JSON

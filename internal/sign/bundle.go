@@ -11,10 +11,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	intotov1 "github.com/in-toto/attestation/go/v1"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -144,7 +147,7 @@ func signStatement(ref name.Digest) ([]byte, error) {
 // was there already.
 func (s *Stage) signBundle(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, sv *Signer, kp *keypair) (int64, bool, error) {
 	if sv.Cert == nil {
-		if idx, ok := s.bundled(ctx, p, ref, kp.pub); ok {
+		if idx, ok := s.bundled(ctx, p, ref, kp.pub, isSignature, nil); ok {
 			return idx, true, nil
 		}
 	}
@@ -152,11 +155,20 @@ func (s *Stage) signBundle(ctx context.Context, p *pipeline.SignPlan, ref name.D
 	if err != nil {
 		return -1, false, err
 	}
+	idx, err := s.pushBundle(ctx, p, ref, sv, kp, payload, map[string]string{predicateAnnotation: SignPredicateType})
+	return idx, false, err
+}
+
+// pushBundle signs the in-toto statement payload as a DSSE envelope in a
+// Sigstore bundle, logged when the plan says so, and pushes it as a
+// referrer of ref with annotations (cosign v3's, and the predicate type).
+// It returns the log index, -1 when not logged.
+func (s *Stage) pushBundle(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, sv *Signer, kp *keypair, payload []byte, annotations map[string]string) (int64, error) {
 	opts := sgsign.BundleOptions{Context: ctx}
 	if sv.Cert != nil {
 		block, _ := pem.Decode(sv.Cert)
 		if block == nil {
-			return -1, false, errors.New("the signing certificate is not PEM")
+			return -1, errors.New("the signing certificate is not PEM")
 		}
 		opts.CertificateProvider = issued(block.Bytes)
 	}
@@ -165,31 +177,37 @@ func (s *Stage) signBundle(ctx context.Context, p *pipeline.SignPlan, ref name.D
 	}
 	pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: payload, PayloadType: "application/vnd.in-toto+json"}, kp, opts)
 	if err != nil {
-		return -1, false, fmt.Errorf("signing the bundle: %w", err)
+		return -1, fmt.Errorf("signing the bundle: %w", err)
 	}
 	raw, err := protojson.Marshal(pb)
 	if err != nil {
-		return -1, false, err
+		return -1, err
 	}
-	if err := ociremote.WriteAttestationNewBundleFormat(ref, raw, SignPredicateType, ociremote.WithRemoteOptions(s.remoteOpts(ctx)...)); err != nil {
-		return -1, false, fmt.Errorf("writing the bundle referrer: %w", err)
+	ann := map[string]string{
+		"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339),
+		"dev.sigstore.bundle.content":      "dsse-envelope",
+	}
+	maps.Copy(ann, annotations)
+	layer := static.NewLayer(raw, types.MediaType(BundleMediaType))
+	if err := ociremote.WriteReferrer(ref, BundleMediaType, []v1.Layer{layer}, ann, ociremote.WithRemoteOptions(s.remoteOpts(ctx)...)); err != nil {
+		return -1, fmt.Errorf("writing the bundle referrer: %w", err)
 	}
 	idx := int64(-1)
 	if es := pb.GetVerificationMaterial().GetTlogEntries(); len(es) > 0 {
 		idx = es[0].GetLogIndex()
 	}
-	return idx, false, nil
+	return idx, nil
 }
 
-// bundled finds a signature bundle of ref by key pub among ref's
-// referrers; with the log on, it must be logged. It returns its log
-// index.
-func (s *Stage) bundled(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, pub crypto.PublicKey) (int64, bool) {
+// bundled finds a bundle of ref that want picks (of payload, when set)
+// by key pub among ref's referrers; with the log on, it must be logged.
+// It returns its log index.
+func (s *Stage) bundled(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, pub crypto.PublicKey, want func(map[string]string) bool, payload []byte) (int64, bool) {
 	tm, vopts, err := s.keyMaterial(ctx, p, pub)
 	if err != nil {
 		return -1, false
 	}
-	b, err := s.verifiedBundle(ctx, ref, tm, vopts, verify.WithKey())
+	b, err := s.verifiedBundle(ctx, ref, &bundleCheck{tm, vopts, verify.WithKey()}, want, payload)
 	if err != nil {
 		return -1, false
 	}
@@ -231,9 +249,14 @@ func (s *Stage) keyMaterial(ctx context.Context, p *pipeline.SignPlan, pub crypt
 	return tm, vopts, nil
 }
 
-// verifiedBundle reads ref's signature bundles (bounded) and returns the
-// first that verifies with tm, vopts and the identity policy.
-func (s *Stage) verifiedBundle(ctx context.Context, ref name.Digest, tm root.TrustedMaterial, vopts []verify.VerifierOption, identity verify.PolicyOption) (*sgbundle.Bundle, error) {
+// isSignature picks a referrer that is an image signature.
+func isSignature(ann map[string]string) bool { return ann[predicateAnnotation] == SignPredicateType }
+
+// verifiedBundle reads ref's bundle referrers that want picks (bounded)
+// and returns the first that verifies with tm, vopts and the identity
+// policy.
+// With payload set, only a bundle of that very DSSE payload counts.
+func (s *Stage) verifiedBundle(ctx context.Context, ref name.Digest, c *bundleCheck, want func(annotations map[string]string) bool, payload []byte) (*sgbundle.Bundle, error) {
 	h, err := hashOf(ref)
 	if err != nil {
 		return nil, err
@@ -242,7 +265,7 @@ func (s *Stage) verifiedBundle(ctx context.Context, ref name.Digest, tm root.Tru
 	if err != nil {
 		return nil, err
 	}
-	v, err := verify.NewVerifier(tm, vopts...)
+	v, err := verify.NewVerifier(c.tm, c.vopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +279,7 @@ func (s *Stage) verifiedBundle(ctx context.Context, ref name.Digest, tm root.Tru
 		if i == maxReferrers {
 			break
 		}
-		if d.ArtifactType != BundleMediaType || d.Annotations[predicateAnnotation] != SignPredicateType {
+		if d.ArtifactType != BundleMediaType || !want(d.Annotations) {
 			continue
 		}
 		b, err := ociremote.Bundle(ref.Context().Digest(d.Digest.String()), ro)
@@ -264,40 +287,59 @@ func (s *Stage) verifiedBundle(ctx context.Context, ref name.Digest, tm root.Tru
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := v.Verify(b, verify.NewPolicy(verify.WithArtifactDigest(h.Algorithm, digest), identity)); err != nil {
+		if payload != nil && !bytes.Equal(b.GetDsseEnvelope().GetPayload(), payload) {
+			continue
+		}
+		if _, err := v.Verify(b, verify.NewPolicy(verify.WithArtifactDigest(h.Algorithm, digest), c.identity)); err != nil {
 			errs = append(errs, fmt.Errorf("bundle %s: %w", d.Digest, err))
 			continue
 		}
 		return b, nil
 	}
 	if len(errs) == 0 {
-		return nil, fmt.Errorf("no signature bundle of %s", ref)
+		return nil, fmt.Errorf("no such bundle among the referrers of %s", ref)
 	}
 	return nil, errors.Join(errs...)
 }
 
-// verifyBundle checks that ref has a signature bundle by the signer the
-// result names: its public key, or its certificate identity under the
-// trust root.
-func (s *Stage) verifyBundle(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, signed *pipeline.SignResult) error {
+// bundleCheck is how bundles by the signer a result names verify.
+type bundleCheck struct {
+	tm       root.TrustedMaterial
+	vopts    []verify.VerifierOption
+	identity verify.PolicyOption
+}
+
+// verifyBundle checks that ref has a bundle that want picks, by the
+// signer the result names.
+func (s *Stage) verifyBundle(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, signed *pipeline.SignResult, want func(map[string]string) bool) error {
+	c, err := s.bundleCheck(ctx, p, signed)
+	if err != nil {
+		return err
+	}
+	_, err = s.verifiedBundle(ctx, ref, c, want, nil)
+	return err
+}
+
+// bundleCheck is the signer the result names: its public key, or its
+// certificate identity under the trust root.
+func (s *Stage) bundleCheck(ctx context.Context, p *pipeline.SignPlan, signed *pipeline.SignResult) (*bundleCheck, error) {
 	if signed.PublicKey != "" {
 		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(signed.PublicKey))
 		if err != nil {
-			return fmt.Errorf("reading the signer's public key: %w", err)
+			return nil, fmt.Errorf("reading the signer's public key: %w", err)
 		}
 		tm, vopts, err := s.keyMaterial(ctx, p, pub)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = s.verifiedBundle(ctx, ref, tm, vopts, verify.WithKey())
-		return err
+		return &bundleCheck{tm, vopts, verify.WithKey()}, nil
 	}
 	if s.Trust == nil {
-		return errors.New("no trust root to verify a keyless signature with")
+		return nil, errors.New("no trust root to verify a keyless signature with")
 	}
 	t, err := s.trust(ctx)
 	if err != nil {
-		return fmt.Errorf("the keyless trust root: %w", err)
+		return nil, fmt.Errorf("the keyless trust root: %w", err)
 	}
 	// A keyless certificate lives minutes: the log's time (v1) says when
 	// it signed; without the log, only now.
@@ -310,10 +352,9 @@ func (s *Stage) verifyBundle(ctx context.Context, p *pipeline.SignPlan, ref name
 	}
 	id, err := verify.NewShortCertificateIdentity(signed.CertificateIssuer, "", signed.CertificateIdentity, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = s.verifiedBundle(ctx, ref, t.Material, vopts, verify.WithCertificateIdentity(id))
-	return err
+	return &bundleCheck{t.Material, vopts, verify.WithCertificateIdentity(id)}, nil
 }
 
 // bundleFormat is the plan's format, legacy when unset.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -28,8 +29,8 @@ import (
 )
 
 // pushIndex pushes a random two-platform index to repo and returns what
-// the build would have.
-func pushIndex(t *testing.T, repo string) (name.Repository, *pipeline.BuildResult) {
+// the build would have, and the scan's reports under out.
+func pushIndex(t *testing.T, repo, out string) (name.Repository, *pipeline.BuildResult, *pipeline.ScanResult) {
 	t.Helper()
 	idx, err := random.Index(256, 1, 2)
 	if err != nil {
@@ -46,7 +47,12 @@ func pushIndex(t *testing.T, repo string) (name.Repository, *pipeline.BuildResul
 	if err := remote.WriteIndex(r.Digest(d.String()), idx); err != nil {
 		t.Fatal(err)
 	}
-	return r, &pipeline.BuildResult{Digest: d}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := &pipeline.BuildResult{Digest: d}
+	return r, built, scannedFor(t, out, built, m)
 }
 
 // trustedRoot writes a trusted_root.json naming the log whose checkpoint
@@ -71,18 +77,16 @@ func trustedRoot(t *testing.T, rk *testenv.Rekor, logKey ed25519.PublicKey) stri
 	return p
 }
 
-// bundleReferrers lists ref's signature bundles.
-func bundleReferrers(t *testing.T, ref name.Digest) int {
+// bundleReferrers counts ref's bundles by predicate type.
+func bundleReferrers(t *testing.T, ref name.Digest) map[string]int {
 	t.Helper()
 	idx, err := ociremote.Referrers(ref, BundleMediaType)
 	if err != nil {
 		t.Fatalf("referrers of %s: %v", ref, err)
 	}
-	n := 0
+	n := map[string]int{}
 	for _, d := range idx.Manifests {
-		if d.Annotations[predicateAnnotation] == SignPredicateType {
-			n++
-		}
+		n[d.Annotations[predicateAnnotation]]++
 	}
 	return n
 }
@@ -102,7 +106,7 @@ func TestSignBundleWithTheLog(t *testing.T) {
 	t.Cleanup(srv.Close)
 	k := cosignKey(t, "s3cret")
 	trust := trustedRoot(t, rk, rk.PublicKey)
-	plan := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, TlogUpload: true, RekorURL: rk.URL, RekorVersion: 2, Format: mode.FormatBundle}
+	plan := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, TlogUpload: true, RekorURL: rk.URL, RekorVersion: 2, Format: mode.FormatBundle, Attest: true}
 
 	for _, reg := range []struct{ name, host, repo string }{
 		{"referrers API", strings.TrimPrefix(srv.URL, "http://"), "bundle/api"},
@@ -110,10 +114,10 @@ func TestSignBundleWithTheLog(t *testing.T) {
 	} {
 		t.Run(reg.name, func(t *testing.T) {
 			f := &fixture{out: t.TempDir()}
-			repo, built := pushIndex(t, reg.host+"/"+reg.repo)
+			repo, built, scanned := pushIndex(t, reg.host+"/"+reg.repo, f.out)
 			st := f.keyStage(k, "s3cret")
 			st.Trust = TrustedRootFile(trust)
-			res, err := st.Sign(ctx, plan, repo, built, nil)
+			res, err := st.Sign(ctx, plan, repo, built, scanned)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,9 +125,13 @@ func TestSignBundleWithTheLog(t *testing.T) {
 				t.Fatalf("signed %d digests, log index %d, legacy tags %v; want the index and its 2 manifests, logged, no legacy tag", len(res.Signed), res.TlogIndex, res.Signatures)
 			}
 			for _, d := range res.Signed {
-				if n := bundleReferrers(t, repo.Digest(d.String())); n != 1 {
+				if n := bundleReferrers(t, repo.Digest(d.String()))[SignPredicateType]; n != 1 {
 					t.Errorf("%s has %d signature bundles, want 1", d, n)
 				}
+			}
+			wantAtts := map[string]int{SignPredicateType: 1, "https://cyclonedx.org/bom": 2, "https://cosign.sigstore.dev/attestation/vuln/v1": 1}
+			if got := bundleReferrers(t, built.In(repo)); !maps.Equal(got, wantAtts) || len(res.Attestations) != 3 {
+				t.Errorf("the index's bundles by predicate: %v (%d attestations in the result), want %v", got, len(res.Attestations), wantAtts)
 			}
 			if err := st.Verify(ctx, plan, []name.Repository{repo}, built, res); err != nil {
 				t.Fatalf("verify: %v", err)
@@ -143,13 +151,21 @@ func TestSignBundleWithTheLog(t *testing.T) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("cosign verify: %v\n%s", err, out)
 			}
+			for _, typ := range []string{"cyclonedx", "vuln"} {
+				cmd := exec.Command(testenv.GoTool(t, "cosign"), "verify-attestation", "--type", typ, "--key", pub, "--new-bundle-format", "--trusted-root", trust,
+					"--allow-http-registry", "--allow-insecure-registry", built.In(repo).String())
+				cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("cosign verify-attestation --type %s: %v\n%s", typ, err, out)
+				}
+			}
 
 			// A re-run adds no bundle and no log entry.
 			rerun := f.keyStage(k, "s3cret")
 			rerun.Trust = st.Trust
 			var logged strings.Builder
 			rerun.Log = &logged
-			again, err := rerun.Sign(ctx, plan, repo, built, nil)
+			again, err := rerun.Sign(ctx, plan, repo, built, scanned)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,12 +174,16 @@ func TestSignBundleWithTheLog(t *testing.T) {
 			}
 			for _, d := range again.Signed {
 				ref := repo.Digest(d.String())
-				if n := bundleReferrers(t, ref); n != 1 {
+				if n := bundleReferrers(t, ref)[SignPredicateType]; n != 1 {
 					t.Errorf("%s has %d signature bundles after a re-run, want 1", d, n)
 				}
 				if strings.Count(logged.String(), ref.String()+" is already signed by this key\n") != 1 || strings.Contains(logged.String(), "signed "+ref.String()+"\n") {
 					t.Errorf("the re-run's log for %s:\n%s", ref, logged.String())
 				}
+			}
+
+			if got := bundleReferrers(t, built.In(repo)); !maps.Equal(got, wantAtts) || !strings.Contains(logged.String(), "(3 already there)") {
+				t.Errorf("after a re-run the index's bundles are %v, want %v; log:\n%s", got, wantAtts, logged.String())
 			}
 
 			// Another key does not verify; nor does a trust root naming
@@ -187,15 +207,15 @@ func TestSignBundleWithTheLog(t *testing.T) {
 	}
 }
 
-// signature-format both writes the legacy signatures and the bundles,
-// and the verify step checks both.
+// signature-format both writes the legacy signatures and attestations
+// and their bundles, and the verify step checks both.
 func TestSignBothFormats(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	k := cosignKey(t, "s3cret")
 	st := f.keyStage(k, "s3cret")
-	both := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, Format: mode.FormatBoth}
-	res, err := st.Sign(ctx, both, f.repo, f.built, nil)
+	both := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, Format: mode.FormatBoth, Attest: true}
+	res, err := st.Sign(ctx, both, f.repo, f.built, f.scanned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,12 +224,19 @@ func TestSignBothFormats(t *testing.T) {
 	}
 	for _, d := range res.Signed {
 		ref := f.repo.Digest(d.String())
-		if n := bundleReferrers(t, ref); n != 1 {
+		if n := bundleReferrers(t, ref)[SignPredicateType]; n != 1 {
 			t.Errorf("%s has %d signature bundles, want 1", d, n)
 		}
 		if sigs, _ := count(t, ref.String()); sigs != 1 {
 			t.Errorf("%s has %d legacy signatures, want 1", d, sigs)
 		}
+	}
+	if _, atts := count(t, f.built.In(f.repo).String()); atts != 3 {
+		t.Errorf("the index has %d legacy attestations, want 3", atts)
+	}
+	want := map[string]int{SignPredicateType: 1, "https://cyclonedx.org/bom": 2, "https://cosign.sigstore.dev/attestation/vuln/v1": 1}
+	if got := bundleReferrers(t, f.built.In(f.repo)); !maps.Equal(got, want) {
+		t.Errorf("the index's bundles by predicate: %v, want %v", got, want)
 	}
 	if err := st.Verify(ctx, both, []name.Repository{f.repo}, f.built, res); err != nil {
 		t.Fatalf("verify: %v", err)

@@ -164,12 +164,25 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 		}
 	}
 	if p.Attest && scanned != nil {
-		atts, err := s.attestAll(ctx, subject, sv, rekor, built, scanned)
+		todo, err := predicates(built, scanned)
 		if err != nil {
 			return nil, err
 		}
-		if len(atts) > 0 {
-			res.Artifacts = append(res.Artifacts, artifact.Attached{Kind: artifact.Attestation, Subject: built.Digest})
+		if format.Legacy() {
+			atts, err := s.attestLegacy(ctx, subject, sv, rekor, todo)
+			if err != nil {
+				return nil, err
+			}
+			if len(atts) > 0 {
+				res.Artifacts = append(res.Artifacts, artifact.Attached{Kind: artifact.Attestation, Subject: built.Digest})
+				res.Attestations = atts
+			}
+		}
+		if format.Bundle() && len(todo) > 0 {
+			atts, err := s.attestBundles(ctx, p, subject, sv, kp, todo)
+			if err != nil {
+				return nil, err
+			}
 			res.Attestations = atts
 		}
 	}
@@ -370,7 +383,7 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []name.R
 	}
 	format := bundleFormat(p)
 	var co *cosign.CheckOpts
-	if format.Legacy() || len(signed.Attestations) > 0 {
+	if format.Legacy() {
 		var err error
 		if co, err = s.checkOpts(ctx, p, signed); err != nil {
 			return err
@@ -388,7 +401,7 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []name.R
 				}
 			}
 			if format.Bundle() {
-				if err := s.verifyBundle(ctx, p, ref, signed); err != nil {
+				if err := s.verifyBundle(ctx, p, ref, signed, isSignature); err != nil {
 					return fmt.Errorf("verifying the signature bundle of %s: %w", ref, err)
 				}
 			}
@@ -397,6 +410,16 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []name.R
 			continue
 		}
 		ref := built.In(r)
+		if format.Bundle() {
+			for _, a := range signed.Attestations {
+				if err := s.verifyBundle(ctx, p, ref, signed, attestationOf(a)); err != nil {
+					return fmt.Errorf("verifying the %s attestation bundle%s of %s: %w", a.Type, forPlatform(a.Platform), ref, err)
+				}
+			}
+		}
+		if !format.Legacy() {
+			continue
+		}
 		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
 		atts, _, err := cosign.VerifyImageAttestations(ctx, ref, co)
 		if err != nil {

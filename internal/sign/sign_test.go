@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
@@ -61,18 +62,27 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{repo: ref.Context(), out: t.TempDir(), built: &pipeline.BuildResult{Digest: d}}
-	f.scanned = &pipeline.ScanResult{Scanner: "trivy 0.70.0"}
+	f.scanned = scannedFor(t, f.out, f.built, m)
+	return f
+}
+
+// scannedFor records the index m's platforms on built and writes the
+// scan's reports under out: a CycloneDX SBOM per platform and Trivy's
+// JSON report.
+func scannedFor(t *testing.T, out string, built *pipeline.BuildResult, m *v1.IndexManifest) *pipeline.ScanResult {
+	t.Helper()
+	scanned := &pipeline.ScanResult{Scanner: "trivy 0.70.0"}
 	for i, desc := range m.Manifests {
 		platform := []string{"linux/amd64", "linux/arm64"}[i]
-		f.built.Platforms = append(f.built.Platforms, pipeline.PlatformImage{Platform: platform, Digest: desc.Digest})
-		p := filepath.Join(f.out, "sbom-"+strings.ReplaceAll(platform, "/", "-")+".cdx.json")
+		built.Platforms = append(built.Platforms, pipeline.PlatformImage{Platform: platform, Digest: desc.Digest})
+		p := filepath.Join(out, "sbom-"+strings.ReplaceAll(platform, "/", "-")+".cdx.json")
 		writeFile(t, p, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[]}`)
-		f.scanned.Reports = append(f.scanned.Reports, pipeline.ReportFile{Format: "cyclonedx", Platform: platform, Path: p})
+		scanned.Reports = append(scanned.Reports, pipeline.ReportFile{Format: "cyclonedx", Platform: platform, Path: p})
 	}
-	p := filepath.Join(f.out, "trivy-report.json")
+	p := filepath.Join(out, "trivy-report.json")
 	writeFile(t, p, `{"SchemaVersion":2,"ArtifactName":"app","Results":[]}`)
-	f.scanned.Reports = append(f.scanned.Reports, pipeline.ReportFile{Format: "json", Path: p})
-	return f
+	scanned.Reports = append(scanned.Reports, pipeline.ReportFile{Format: "json", Path: p})
+	return scanned
 }
 
 func writeFile(t *testing.T, path, s string) {
