@@ -25,6 +25,12 @@ const (
 	Attestation Kind = "att"
 )
 
+// BundleMediaTypePrefix starts the media type of every Sigstore bundle:
+// an OCI 1.1 referrer whose artifactType has it is a signature or an
+// attestation in the bundle format (cosign v3's), which the copy step
+// carries to the other repositories by digest.
+const BundleMediaTypePrefix = "application/vnd.dev.sigstore.bundle"
+
 // Attached is one of cosign's manifests about Subject.
 type Attached struct {
 	Kind    Kind

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/errs"
@@ -40,7 +41,9 @@ type Signer interface {
 // destination lacks are uploaded, and inside one registry they are
 // mounted across repositories.
 type Copier interface {
-	Copy(ctx context.Context, layoutDir string, src name.Digest, to []name.Repository, attached []artifact.Attached) error
+	// referrersOf are the digests whose Sigstore bundle referrers go
+	// too (by digest, with their subject).
+	Copy(ctx context.Context, layoutDir string, src name.Digest, to []name.Repository, attached []artifact.Attached, referrersOf []v1.Hash) error
 }
 
 // Tagger moves tags onto the digest, last.
@@ -144,13 +147,17 @@ func (r *Result) copy(ctx context.Context, p *Plan, st Stages) error {
 	from, _ := p.Publish.Primary()
 	to := p.Publish.Copies()
 	var attached []artifact.Attached
+	var referrersOf []v1.Hash
 	if r.Sign != nil {
 		attached = r.Sign.Artifacts
+		if p.Sign.Format.Bundle() {
+			referrersOf = r.Sign.Signed
+		}
 	}
 	if r.Build == nil {
 		return fmt.Errorf("copying to %s: nothing was built", joined(to))
 	}
-	if err := st.Copier.Copy(ctx, r.Build.LayoutDir, r.Build.In(from), to, attached); err != nil {
+	if err := st.Copier.Copy(ctx, r.Build.LayoutDir, r.Build.In(from), to, attached, referrersOf); err != nil {
 		return err
 	}
 	for _, repo := range to {
@@ -215,7 +222,7 @@ func (n nop) Verify(_ context.Context, _ *SignPlan, repos []name.Repository, _ *
 	return nil
 }
 
-func (n nop) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, _ []artifact.Attached) error {
+func (n nop) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, _ []artifact.Attached, _ []v1.Hash) error {
 	n.say("copy the digest and its signatures from %s to %v", src.Context(), to)
 	return nil
 }

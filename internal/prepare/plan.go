@@ -52,9 +52,6 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 		return nil, err
 	}
 	if s := p.Sign; s.Enabled && s.Format.Bundle() {
-		if copies := p.Publish.Copies(); len(copies) > 0 {
-			return nil, errs.Input("signature-format", "%s: Sigstore bundles are not copied to the other images yet (expected one image, or signature-format: legacy)", s.Format)
-		}
 		if s.Mode == mode.Keyless && s.TlogUpload && s.RekorVersion == 2 {
 			return nil, errs.Input("rekor-version", "keyless signing with a Rekor v2 log needs a timestamp authority, which slipway does not use yet (expected rekor-version: 1, or tlog-upload: false)")
 		}

@@ -157,7 +157,7 @@ func (r *recorder) Sign(_ context.Context, _ *pipeline.SignPlan, repo name.Repos
 func (r *recorder) Verify(_ context.Context, _ *pipeline.SignPlan, repos []name.Repository, _ *pipeline.BuildResult, _ *pipeline.SignResult) error {
 	return r.hit("verify " + list(repos))
 }
-func (r *recorder) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, attached []artifact.Attached) error {
+func (r *recorder) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, attached []artifact.Attached, _ []v1.Hash) error {
 	return r.hit("copy " + src.Context().String() + " " + list(to) + " " + list(attached))
 }
 func (r *recorder) Tag(_ context.Context, d name.Digest, _ []name.Tag) error {
@@ -346,8 +346,7 @@ func list[T fmt.Stringer](refs []T) string {
 	return strings.Join(s, ", ")
 }
 
-// Sigstore bundles are not copied to other images yet, and keyless
-// signing with a Rekor v2 log needs a timestamp authority: both are bad
+// Keyless signing with a Rekor v2 log needs a timestamp authority: bad
 // input, before anything is built.
 func TestPlanBundleLimits(t *testing.T) {
 	for _, tc := range []struct {
@@ -355,16 +354,11 @@ func TestPlanBundleLimits(t *testing.T) {
 		oidc  bool
 		input string
 	}{
-		{map[string]string{"cosign-key": "k", "signature-format": "bundle"}, false, "signature-format"},
 		{map[string]string{"signature-format": "bundle", "rekor-version": "2"}, true, "rekor-version"},
 	} {
 		cfg := loaded(t, tc.flags)
 		cfg.OIDC = tc.oidc
-		md := metaResult()
-		if tc.input == "rekor-version" {
-			md.Images = md.Images[:1]
-		}
-		_, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: md})
+		_, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 		var ie *errs.InputError
 		if !errors.As(err, &ie) || ie.Input != tc.input {
 			t.Errorf("%v: %v, want an input error for %s", tc.flags, err, tc.input)
@@ -381,10 +375,8 @@ func TestPlanBundleLimits(t *testing.T) {
 		t.Errorf("legacy signatures with a Rekor v2 log: %v, want an input error for signature-format", err)
 	}
 	cfg := loaded(t, map[string]string{"cosign-key": "k", "signature-format": "bundle", "rekor-version": "2"})
-	md := metaResult()
-	md.Images = md.Images[:1]
-	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: md})
-	if err != nil || p.Sign.Format != mode.FormatBundle || p.Sign.RekorVersion != 2 {
-		t.Errorf("one image, a key, bundles on a Rekor v2 log: %+v, %v", p.Sign, err)
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	if err != nil || p.Sign.Format != mode.FormatBundle || p.Sign.RekorVersion != 2 || len(p.Publish.Copies()) != 1 {
+		t.Errorf("two images, a key, bundles on a Rekor v2 log: %+v, %v", p.Sign, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,7 +33,7 @@ type Copier struct {
 // Copy copies src, read from the OCI layout in layoutDir, to every
 // repository of to, with attached (cosign's manifests in src's
 // repository) beside it.
-func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to []name.Repository, attached []artifact.Attached) error {
+func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to []name.Repository, attached []artifact.Attached, referrersOf []v1.Hash) error {
 	if len(to) == 0 {
 		return nil
 	}
@@ -62,6 +63,10 @@ func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to
 		}
 		arts[a] = img
 	}
+	refs, err := c.bundleReferrers(from, referrersOf, opts)
+	if err != nil {
+		return err
+	}
 	jobs := uploadJobs(c.Jobs)
 	pusher, err := remote.NewPusher(opts...)
 	if err != nil {
@@ -78,8 +83,55 @@ func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to
 					return c.Keychain.explain(dst.Registry, fmt.Errorf("copying %s to %s: %w", a.In(from), dst, err))
 				}
 			}
+			// After their subjects: a referrer names one, and where the
+			// registry has no Referrers API go-containerregistry adds it
+			// to the subject's sha256-<hex> referrers tag.
+			for _, r := range refs {
+				if err := pusher.Push(egctx, dst.Digest(r.digest.String()), r.img); err != nil {
+					return c.Keychain.explain(dst.Registry, fmt.Errorf("copying the referrer %s to %s: %w", r.digest, dst, err))
+				}
+			}
 			return nil
 		})
 	}
 	return eg.Wait()
+}
+
+// maxReferrers bounds the referrers copied for one subject.
+const maxReferrers = 100
+
+type referrer struct {
+	digest v1.Hash
+	img    v1.Image
+}
+
+// bundleReferrers reads, in from, the Sigstore bundle referrers of each
+// subject (signatures and attestations in cosign v3's format).
+func (c *Copier) bundleReferrers(from name.Repository, subjects []v1.Hash, opts []remote.Option) ([]referrer, error) {
+	var out []referrer
+	for _, s := range subjects {
+		ref := from.Digest(s.String())
+		idx, err := remote.Referrers(ref, opts...)
+		if err != nil {
+			return nil, c.Keychain.explain(from.Registry, fmt.Errorf("listing the referrers of %s: %w", ref, err))
+		}
+		m, err := idx.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		for i, d := range m.Manifests {
+			if i == maxReferrers {
+				break
+			}
+			if !strings.HasPrefix(d.ArtifactType, artifact.BundleMediaTypePrefix) {
+				continue
+			}
+			img, err := remote.Image(from.Digest(d.Digest.String()), opts...)
+			if err != nil {
+				return nil, c.Keychain.explain(from.Registry, fmt.Errorf("reading the referrer %s of %s: %w", d.Digest, ref, err))
+			}
+			out = append(out, referrer{d.Digest, img})
+		}
+	}
+	return out, nil
 }

@@ -92,7 +92,7 @@ func TestCopy(t *testing.T) {
 	sameReg, otherReg := hostA+"/mirror/app", hostB+"/acme/app"
 	attached := artifact.Attached{Kind: artifact.Signature, Subject: dgst}
 	srcRepo, dsts := mustRef(t, src+":x").Context(), []name.Repository{mustRef(t, sameReg+":x").Context(), mustRef(t, otherReg+":x").Context()}
-	if err := (&Copier{Keychain: k}).Copy(ctx, dir, srcRepo.Digest(dgst.String()), dsts, []artifact.Attached{attached}); err != nil {
+	if err := (&Copier{Keychain: k}).Copy(ctx, dir, srcRepo.Digest(dgst.String()), dsts, []artifact.Attached{attached}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, repo := range []string{sameReg, otherReg} {

@@ -10,21 +10,23 @@ import (
 	"maps"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
-	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	slregistry "github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
@@ -51,7 +53,15 @@ func pushIndex(t *testing.T, repo, out string) (name.Repository, *pipeline.Build
 	if err != nil {
 		t.Fatal(err)
 	}
-	built := &pipeline.BuildResult{Digest: d}
+	// The build's OCI layout, which the copy step reads the image from.
+	built := &pipeline.BuildResult{Digest: d, LayoutDir: filepath.Join(out, "oci")}
+	lp, err := layout.Write(built.LayoutDir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendIndex(idx); err != nil {
+		t.Fatal(err)
+	}
 	return r, built, scannedFor(t, out, built, m)
 }
 
@@ -61,20 +71,7 @@ func trustedRoot(t *testing.T, rk *testenv.Rekor, logKey ed25519.PublicKey) stri
 	t.Helper()
 	other := *rk
 	other.PublicKey = logKey
-	id, tl := other.TransparencyLog(t)
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, nil, nil, nil, map[string]*root.TransparencyLog{id: tl})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := tr.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "trusted_root.json")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return other.TrustedRoot(t)
 }
 
 // bundleReferrers counts ref's bundles by predicate type.
@@ -108,9 +105,10 @@ func TestSignBundleWithTheLog(t *testing.T) {
 	trust := trustedRoot(t, rk, rk.PublicKey)
 	plan := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, TlogUpload: true, RekorURL: rk.URL, RekorVersion: 2, Format: mode.FormatBundle, Attest: true}
 
-	for _, reg := range []struct{ name, host, repo string }{
-		{"referrers API", strings.TrimPrefix(srv.URL, "http://"), "bundle/api"},
-		{"referrers tag (docker-registry 2.8)", env.Registry, fmt.Sprintf("bundle/tag-%d", os.Getpid())},
+	ggcr := strings.TrimPrefix(srv.URL, "http://")
+	for _, reg := range []struct{ name, host, repo, copyTo string }{
+		{"referrers API", ggcr, "bundle/api", env.Registry},
+		{"referrers tag (docker-registry 2.8)", env.Registry, fmt.Sprintf("bundle/tag-%d", os.Getpid()), ggcr},
 	} {
 		t.Run(reg.name, func(t *testing.T) {
 			f := &fixture{out: t.TempDir()}
@@ -144,18 +142,13 @@ func TestSignBundleWithTheLog(t *testing.T) {
 
 			// cosign's CLI (the version slipway links) reads the bundle with
 			// the same trust root.
-			pub := filepath.Join(f.out, PublicKeyFile)
-			cmd := exec.Command(testenv.GoTool(t, "cosign"), "verify", "--key", pub, "--new-bundle-format", "--trusted-root", trust,
-				"--allow-http-registry", "--allow-insecure-registry", built.In(repo).String())
-			cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-			if out, err := cmd.CombinedOutput(); err != nil {
+			bundle := []string{"--key", filepath.Join(f.out, PublicKeyFile), "--new-bundle-format", "--trusted-root", trust,
+				"--allow-http-registry", "--allow-insecure-registry", built.In(repo).String()}
+			if out, err := testenv.Cosign(t, append([]string{"verify"}, bundle...)...); err != nil {
 				t.Errorf("cosign verify: %v\n%s", err, out)
 			}
 			for _, typ := range []string{"cyclonedx", "vuln"} {
-				cmd := exec.Command(testenv.GoTool(t, "cosign"), "verify-attestation", "--type", typ, "--key", pub, "--new-bundle-format", "--trusted-root", trust,
-					"--allow-http-registry", "--allow-insecure-registry", built.In(repo).String())
-				cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-				if out, err := cmd.CombinedOutput(); err != nil {
+				if out, err := testenv.Cosign(t, append([]string{"verify-attestation", "--type", typ}, bundle...)...); err != nil {
 					t.Errorf("cosign verify-attestation --type %s: %v\n%s", typ, err, out)
 				}
 			}
@@ -184,6 +177,23 @@ func TestSignBundleWithTheLog(t *testing.T) {
 
 			if got := bundleReferrers(t, built.In(repo)); !maps.Equal(got, wantAtts) || !strings.Contains(logged.String(), "(3 already there)") {
 				t.Errorf("after a re-run the index's bundles are %v, want %v; log:\n%s", got, wantAtts, logged.String())
+			}
+
+			// The copy step carries the bundles to another registry (with
+			// the other kind of referrers), where they verify too.
+			dst, err := name.NewRepository(fmt.Sprintf("%s/bundle/copy-%d", reg.copyTo, os.Getpid()), name.Insecure)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp := &slregistry.Copier{Keychain: slregistry.NewKeychain(nil, authn.DefaultKeychain)}
+			if err := cp.Copy(ctx, built.LayoutDir, built.In(repo), []name.Repository{dst}, res.Artifacts, res.Signed); err != nil {
+				t.Fatalf("copying to %s: %v", dst, err)
+			}
+			if got := bundleReferrers(t, built.In(dst)); !maps.Equal(got, wantAtts) {
+				t.Errorf("the copy's bundles by predicate: %v, want %v", got, wantAtts)
+			}
+			if err := st.Verify(ctx, plan, []name.Repository{dst}, built, res); err != nil {
+				t.Errorf("verifying the copy: %v", err)
 			}
 
 			// Another key does not verify; nor does a trust root naming

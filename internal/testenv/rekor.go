@@ -156,3 +156,23 @@ func (r *Rekor) TransparencyLog(t testing.TB) (string, *root.TransparencyLog) {
 		HashFunc: crypto.SHA256, PublicKey: r.PublicKey, SignatureHashFunc: crypto.SHA256,
 	}
 }
+
+// TrustedRoot writes a Sigstore trusted_root.json naming the log (and no
+// certificate authority: key-based signing) and returns its path.
+func (r *Rekor) TrustedRoot(t testing.TB) string {
+	t.Helper()
+	id, tl := r.TransparencyLog(t)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, nil, nil, nil, map[string]*root.TransparencyLog{id: tl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
