@@ -13,6 +13,7 @@ ACTIONLINT_VERSION=v1.7.12
 FULCIO_VERSION=v1.8.4
 REKOR_VERSION=v2.3.0
 COSIGN_VERSION=v2.6.5
+COSIGN3_VERSION=v3.1.3
 ACT_VERSION=v0.2.89
 SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
 
@@ -74,6 +75,11 @@ go_tool rekor "$REKOR_VERSION" github.com/sigstore/rekor-tiles/v2/cmd/rekor-serv
 # The cosign CLI of the version slipway links: the sign e2e tests verify
 # slipway's signatures and attestations with it.
 go_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign
+
+# The current cosign CLI, v3 (what cosign-installer installs today): the
+# bundle e2e tests check that what slipway writes verifies with its
+# defaults.
+go_tool cosign3 "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign
 
 # act, the GitHub Actions runner emulator: test/ci runs the release and the
 # example workflows under it, on the test environment's dockerd.

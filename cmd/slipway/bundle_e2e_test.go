@@ -4,6 +4,11 @@ import (
 	"strings"
 	"testing"
 
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/slipway-ci/slipway/internal/sign"
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
@@ -62,4 +67,42 @@ func TestSignBundlesWithTheLog(t *testing.T) {
 			}
 		}
 	}
+
+	// The commands slipway gives work as given with the current cosign
+	// CLI (v3), also once a foreign v3 signature, by another key, is on
+	// the same digest (v3 then reads bundles only).
+	wantCmd := "cosign verify --key " + env["SLIPWAY_OUTPUT_DIR"] + "/cosign.pub --trusted-root " + trust + " " + repoA + "@" + digest
+	if res.Sign.VerifyCommand != wantCmd {
+		t.Errorf("verify command = %q, want %q", res.Sign.VerifyCommand, wantCmd)
+	}
+	given := func(t *testing.T) {
+		t.Helper()
+		for _, c := range []string{res.Sign.VerifyCommand, res.Sign.VerifyAttestationCommand} {
+			if out, err := testenv.Cosign3(t, strings.Fields(c)[1:]...); err != nil {
+				t.Errorf("%s (cosign v3): %v\n%s", c, err, out)
+			}
+		}
+	}
+	given(t)
+	bundles := func() int {
+		t.Helper()
+		d, err := name.NewDigest(repoA + "@" + digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := ociremote.Referrers(d, sign.BundleMediaType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(idx.Manifests)
+	}
+	before := bundles()
+	otherPriv, _ := keyPair(t, t.TempDir(), "")
+	if out, err := testenv.Cosign3(t, "sign", "--key", otherPriv, "--new-bundle-format=true", "--use-signing-config=false", "--tlog-upload=false", "--yes", repoA+"@"+digest); err != nil {
+		t.Fatalf("a foreign cosign v3 signature: %v\n%s", err, out)
+	}
+	if after := bundles(); after != before+1 {
+		t.Fatalf("%d bundle referrers after a foreign cosign v3 signature, want %d", after, before+1)
+	}
+	given(t)
 }

@@ -217,7 +217,10 @@ type SignPlan struct {
 	TlogUpload   bool                 `json:"tlog-upload"`
 	Attest       bool                 `json:"attest"`
 	Format       mode.SignatureFormat `json:"format,omitempty"` // "" when disabled
-	Reason       string               `json:"reason,omitempty"`
+	// TrustedRoot is the trusted-root input: the trust root a verifier
+	// needs for a private Fulcio or Rekor.
+	TrustedRoot string `json:"trusted-root,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // ReportPlan is where results go.

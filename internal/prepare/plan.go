@@ -188,7 +188,7 @@ func planScan(cfg *config.Config) (pipeline.ScanPlan, error) {
 }
 
 func planSign(cfg *config.Config, oidc, push bool) (pipeline.SignPlan, error) {
-	s := pipeline.SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest, Format: cfg.SignatureFormat}
+	s := pipeline.SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest, Format: cfg.SignatureFormat, TrustedRoot: cfg.TrustedRoot}
 	if v, err := strconv.ParseUint(cfg.RekorVersion, 10, 32); err == nil {
 		s.RekorVersion = uint32(v)
 	}
@@ -208,7 +208,7 @@ func planSign(cfg *config.Config, oidc, push bool) (pipeline.SignPlan, error) {
 		s.Reason = "sign is auto and neither cosign-key nor an OIDC token is available"
 	}
 	if !s.Enabled {
-		s.FulcioURL, s.RekorURL, s.Attest, s.Format = "", "", false, ""
+		s.FulcioURL, s.RekorURL, s.Attest, s.Format, s.TrustedRoot = "", "", false, "", ""
 	}
 	if !s.TlogUpload || !s.Enabled {
 		s.RekorURL, s.RekorVersion = "", 0 // nothing is written to, nor read from, the log

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -279,13 +280,28 @@ func (s *Stage) verifiedBundle(ctx context.Context, ref name.Digest, c *bundleCh
 		if i == maxReferrers {
 			break
 		}
-		if d.ArtifactType != BundleMediaType || !want(d.Annotations) {
+		if d.ArtifactType != BundleMediaType {
 			continue
 		}
-		b, err := ociremote.Bundle(ref.Context().Digest(d.Digest.String()), ro)
-		if err != nil {
-			errs = append(errs, err)
+		var b *sgbundle.Bundle
+		ann := d.Annotations
+		if ann[predicateAnnotation] == "" {
+			// The referrers tag cosign v3 writes lists its bundles
+			// without annotations: the statement says what it is.
+			if b, err = ociremote.Bundle(ref.Context().Digest(d.Digest.String()), ro); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			ann = map[string]string{predicateAnnotation: predicateTypeOf(b)}
+		}
+		if !want(ann) {
 			continue
+		}
+		if b == nil {
+			if b, err = ociremote.Bundle(ref.Context().Digest(d.Digest.String()), ro); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		if payload != nil && !bytes.Equal(b.GetDsseEnvelope().GetPayload(), payload) {
 			continue
@@ -363,6 +379,18 @@ func bundleFormat(p *pipeline.SignPlan) mode.SignatureFormat {
 		return mode.FormatLegacy
 	}
 	return p.Format
+}
+
+// predicateTypeOf is the predicate type of the in-toto statement a
+// bundle's DSSE envelope holds, "" for anything else.
+func predicateTypeOf(b *sgbundle.Bundle) string {
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(b.GetDsseEnvelope().GetPayload(), &st) != nil {
+		return ""
+	}
+	return st.PredicateType
 }
 
 // hashOf is ref's digest.

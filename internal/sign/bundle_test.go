@@ -252,3 +252,38 @@ func TestSignBothFormats(t *testing.T) {
 		t.Fatalf("verify: %v", err)
 	}
 }
+
+// A bundle cosign v3's CLI made with the same key (its referrers carry
+// no annotations where the registry lacks the Referrers API; here they
+// are read from the statement) counts as already signed: a run adds no
+// second signature of that digest.
+func TestSignFindsCosignV3Signature(t *testing.T) {
+	ctx := context.Background()
+	env := testenv.Get(t)
+	k := cosignKey(t, "")
+	keyFile := filepath.Join(t.TempDir(), "cosign.key")
+	writeFile(t, keyFile, string(k.PrivateBytes))
+	out := t.TempDir()
+	repo, built, _ := pushIndex(t, fmt.Sprintf("%s/bundle/v3-%d", env.Registry, os.Getpid()), out)
+	ref := built.In(repo)
+	if o, err := testenv.Cosign3(t, "sign", "--key", keyFile, "--use-signing-config=false", "--tlog-upload=false", "--yes", ref.String()); err != nil {
+		t.Fatalf("cosign v3 sign: %v\n%s", err, o)
+	}
+	st := (&fixture{out: out}).keyStage(k, "")
+	var logged strings.Builder
+	st.Log = &logged
+	plan := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, Format: mode.FormatBundle}
+	if _, err := st.Sign(ctx, plan, repo, built, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), ref.String()+" is already signed by this key\n") {
+		t.Errorf("the index cosign v3 signed was signed again:\n%s", logged.String())
+	}
+	idx, err := ociremote.Referrers(ref, BundleMediaType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(idx.Manifests); n != 1 {
+		t.Errorf("the index has %d bundle referrers, want cosign v3's alone", n)
+	}
+}

@@ -329,6 +329,11 @@ func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.
 	if !p.TlogUpload {
 		tlog = " --insecure-ignore-tlog=true"
 	}
+	if bundleFormat(p).Bundle() && p.TrustedRoot != "" {
+		// cosign v3 reads the bundles first; a private log or CA is in
+		// the trust root it is given.
+		tlog += " --trusted-root " + shellQuote(p.TrustedRoot)
+	}
 	if sv.Cert != nil {
 		res.Identity = fmt.Sprintf("%s (issuer %s)", sv.Subject, sv.Issuer)
 		res.CertificateIdentity, res.CertificateIssuer = sv.Subject, sv.Issuer

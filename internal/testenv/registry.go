@@ -135,12 +135,25 @@ func TagDigest(t testing.TB, ref string) string {
 }
 
 // Cosign runs the cosign CLI that hack/testdeps.sh builds (the version
-// slipway links) offline, with no TUF root or user configuration, and
+// slipway links) offline, with no TUF root or user configuration and an
+// empty COSIGN_PASSWORD (for a test key made without one), and
 // returns its combined output.
 func Cosign(t testing.TB, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(GoTool(t, "cosign"), args...)
-	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + t.TempDir()} //nolint:forbidigo // the tool's PATH
+	return cosignCLI(t, "cosign", args...)
+}
+
+// Cosign3 runs the current cosign CLI, v3 (hack/testdeps.sh builds it
+// as cosign3), as Cosign does v2.
+func Cosign3(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	return cosignCLI(t, "cosign3", args...)
+}
+
+func cosignCLI(t testing.TB, tool string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(GoTool(t, tool), args...)
+	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "TUF_ROOT=" + t.TempDir(), "COSIGN_PASSWORD="} //nolint:forbidigo // the tool's PATH
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
