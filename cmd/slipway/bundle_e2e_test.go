@@ -40,11 +40,7 @@ func TestSignBundlesWithTheLog(t *testing.T) {
 	if res.Sign == nil || !res.Sign.Verified || res.Sign.TlogIndex < 0 || len(res.Sign.Signatures) != 0 || len(res.Sign.Attestations) != 2 {
 		t.Fatalf("sign result = %+v, want verified, logged, no legacy tag, an SBOM and a vulnerability report attested\n%s", res.Sign, r.stderr)
 	}
-	var stages []string
-	for _, s := range res.Done {
-		stages = append(stages, string(s.Stage))
-	}
-	if got := strings.Join(stages, " "); got != "build scan gate sign verify copy tag tag report" {
+	if got := doneStages(res); got != "build scan gate sign verify copy tag tag report" {
 		t.Errorf("steps = %s", got)
 	}
 	for _, repo := range []string{repoA, repoB} {

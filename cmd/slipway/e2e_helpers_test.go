@@ -55,6 +55,16 @@ func runResult(t *testing.T, dir string, env map[string]string, args ...string) 
 	return &res, r
 }
 
+// doneStages are the stages of the steps a run did, in order: "build
+// scan gate sign ...".
+func doneStages(res *pipeline.Result) string {
+	stages := make([]string, len(res.Done))
+	for i, s := range res.Done {
+		stages[i] = string(s.Stage)
+	}
+	return strings.Join(stages, " ")
+}
+
 // layoutIndex returns the image index (or, wrapped, the image) of digest
 // in the OCI layout dir.
 func layoutImages(t *testing.T, dir, digest string) map[string]v1.Image {

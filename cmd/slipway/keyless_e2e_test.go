@@ -48,11 +48,7 @@ func TestKeylessSignWithFulcio(t *testing.T) {
 	if res.Sign.TlogIndex != -1 {
 		t.Errorf("tlog index = %d, want -1 (no upload)", res.Sign.TlogIndex)
 	}
-	var stages []string
-	for _, s := range res.Done {
-		stages = append(stages, string(s.Stage))
-	}
-	if got := strings.Join(stages, " "); !strings.Contains(got, "sign verify tag") {
+	if got := doneStages(res); !strings.Contains(got, "sign verify tag") {
 		t.Errorf("steps = %s, want sign, verify, then tag", got)
 	}
 	if got := testenv.TagDigest(t, repo+":v1"); got != digest {

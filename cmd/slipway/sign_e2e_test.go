@@ -85,11 +85,7 @@ func TestSignCopyAndVerifyWithCosign(t *testing.T) {
 	if res.Sign == nil || !res.Sign.Verified || len(res.Sign.Signed) != 5 || len(res.Sign.Attestations) != 3 {
 		t.Fatalf("sign result = %+v, want the index, two platforms and their two provenance manifests signed (cosign sign --recursive), 2 SBOMs and a vulnerability report attested, verified", res.Sign)
 	}
-	var stages []string
-	for _, s := range res.Done {
-		stages = append(stages, string(s.Stage))
-	}
-	if got := strings.Join(stages, " "); got != "build scan gate sign verify copy tag tag report" {
+	if got := doneStages(res); got != "build scan gate sign verify copy tag tag report" {
 		t.Errorf("steps = %s", got)
 	}
 	for _, repo := range []string{repoA, repoB} {

@@ -108,11 +108,11 @@ func (e Entry) String() string { return Redact(string(e)) }
 // MarshalText encodes the entry redacted.
 func (e Entry) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
-// Entries types a list of entries.
+// Entries types a list of entries (nil for none).
 func Entries(es []string) []Entry {
-	out := make([]Entry, len(es))
-	for i, e := range es {
-		out[i] = Entry(e)
+	var out []Entry
+	for _, e := range es {
+		out = append(out, Entry(e))
 	}
 	return out
 }

@@ -38,7 +38,8 @@ const (
 
 // SignatureFormat is how signatures and attestations are stored: cosign's
 // legacy layout (sha256-<hex>.sig and .att tags), Sigstore bundles as OCI
-// 1.1 referrers (what cosign v3 writes by default), or both.
+// 1.1 referrers (what cosign v3 writes by default), or both. The zero
+// value is legacy.
 type SignatureFormat string
 
 // Signature formats.

@@ -84,13 +84,10 @@ func planBuild(l *config.Loaded, md *meta.Result) (pipeline.BuildPlan, error) {
 	b := pipeline.BuildPlan{
 		Context: cfg.Context, File: cfg.File, Target: cfg.Target, Platforms: pipeline.NonNil(cfg.Platforms),
 		BuildContexts: attrs.Entries(cfg.BuildContexts), Secrets: pipeline.NonNil(secrets), SSH: cfg.SSH,
-		CacheFrom: attrs.Entries(cfg.CacheFrom), CacheTo: attrs.Entries(cfg.CacheTo), NoCache: cfg.NoCache, Pull: cfg.Pull,
+		CacheFrom: pipeline.NonNil(attrs.Entries(cfg.CacheFrom)), CacheTo: pipeline.NonNil(attrs.Entries(cfg.CacheTo)), NoCache: cfg.NoCache, Pull: cfg.Pull,
 		Provenance: cfg.Provenance, SBOM: cfg.SBOM, SBOMGenerator: cfg.SBOMGenerator,
 		Builder: builderName(cfg), Progress: cfg.Progress, OutputDir: cfg.OutputDir,
 		Labels: labelMap(md), Annotations: md.Annotations,
-	}
-	if len(b.BuildContexts) == 0 {
-		b.BuildContexts = nil // omitted from the printed plan
 	}
 	if !l.Now.IsZero() {
 		b.SourceDateEpoch = strconv.FormatInt(l.Now.Unix(), 10)

@@ -74,14 +74,6 @@ func newPolicy(ctx context.Context, p *pipeline.ScanPlan) (*policy, error) {
 	return pol, nil
 }
 
-func (p *policy) thresholdNames() []string {
-	out := make([]string, len(p.threshold))
-	for i, s := range p.threshold {
-		out[i] = s.String()
-	}
-	return out
-}
-
 // thresholdSeverities is the threshold in slipway's type.
 func (p *policy) thresholdSeverities() []severity.Severity {
 	out := make([]severity.Severity, len(p.threshold))
@@ -235,10 +227,11 @@ func countIgnored(reports []platformReport) int {
 // the worst findings.
 func (p *policy) verdict(counts map[severity.Severity]int, blocking []Finding, ignored, unfixed int, ignoreFiles []string) (bool, string) {
 	var b strings.Builder
-	threshold := strings.Join(p.thresholdNames(), ",")
+	names := severity.Strings(p.thresholdSeverities())
+	threshold := strings.Join(names, ",")
 	passed := len(blocking) == 0
 	if passed {
-		fmt.Fprintf(&b, "gate passed: no %s vulnerability (threshold %s)", strings.Join(p.thresholdNames(), " or "), threshold)
+		fmt.Fprintf(&b, "gate passed: no %s vulnerability (threshold %s)", strings.Join(names, " or "), threshold)
 		if below := countList(counts, nil); below != "" {
 			fmt.Fprintf(&b, "; below the threshold: %s", below)
 		}

@@ -32,7 +32,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -73,12 +72,22 @@ func newKeypair(ctx context.Context, sv *Signer) (*keypair, error) {
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	hint, err := keyHint(pub)
 	if err != nil {
 		return nil, err
 	}
+	return &keypair{sv: sv, pub: pub, details: details, hint: []byte(hint)}, nil
+}
+
+// keyHint names a public key in a bundle, as sigstore-go does: the
+// base64 SHA-256 of its DER.
+func keyHint(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
 	sum := sha256.Sum256(der)
-	return &keypair{sv: sv, pub: pub, details: details, hint: []byte(base64.StdEncoding.EncodeToString(sum[:]))}, nil
+	return base64.StdEncoding.EncodeToString(sum[:]), nil
 }
 
 func (k *keypair) GetHashAlgorithm() protocommon.HashAlgorithm { return k.details.GetProtoHashType() }
@@ -226,13 +235,12 @@ func (s *Stage) keyMaterial(ctx context.Context, p *pipeline.SignPlan, pub crypt
 	if err != nil {
 		return nil, nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
+	hint, err := keyHint(pub)
 	if err != nil {
 		return nil, nil, err
 	}
-	sum := sha256.Sum256(der)
 	keys := root.NewTrustedPublicKeyMaterialFromMapping(map[string]*root.ExpiringKey{
-		base64.StdEncoding.EncodeToString(sum[:]): root.NewExpiringKey(v, time.Time{}, time.Time{}),
+		hint: root.NewExpiringKey(v, time.Time{}, time.Time{}),
 	})
 	tm := root.TrustedMaterialCollection{keys}
 	vopts := []verify.VerifierOption{verify.WithNoObserverTimestamps()}
@@ -371,14 +379,6 @@ func (s *Stage) bundleCheck(ctx context.Context, p *pipeline.SignPlan, signed *p
 		return nil, err
 	}
 	return &bundleCheck{t.Material, vopts, verify.WithCertificateIdentity(id)}, nil
-}
-
-// bundleFormat is the plan's format, legacy when unset.
-func bundleFormat(p *pipeline.SignPlan) mode.SignatureFormat {
-	if p.Format == "" {
-		return mode.FormatLegacy
-	}
-	return p.Format
 }
 
 // predicateTypeOf is the predicate type of the in-toto statement a

@@ -113,7 +113,7 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 	if err != nil {
 		return nil, fmt.Errorf("loading the signer (%s): %w", s.Identity.Describe(), err)
 	}
-	format := bundleFormat(p)
+	format := p.Format // the zero value is legacy
 	var rekor *client.Rekor
 	if p.TlogUpload && format.Legacy() {
 		if rekor, err = s.Rekor(p.RekorURL); err != nil {
@@ -329,7 +329,7 @@ func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.
 	if !p.TlogUpload {
 		tlog = " --insecure-ignore-tlog=true"
 	}
-	if bundleFormat(p).Bundle() && p.TrustedRoot != "" {
+	if p.Format.Bundle() && p.TrustedRoot != "" {
 		// cosign v3 reads the bundles first; a private log or CA is in
 		// the trust root it is given.
 		tlog += " --trusted-root " + shellQuote(p.TrustedRoot)
@@ -386,7 +386,7 @@ func (s *Stage) Verify(ctx context.Context, p *pipeline.SignPlan, repos []name.R
 	if signed == nil || (signed.PublicKey == "" && signed.CertificateIdentity == "") {
 		return errors.New("nothing was signed to verify")
 	}
-	format := bundleFormat(p)
+	format := p.Format // the zero value is legacy
 	var co *cosign.CheckOpts
 	if format.Legacy() {
 		var err error

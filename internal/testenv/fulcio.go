@@ -315,42 +315,13 @@ func StartFulcio(t testing.TB) *Fulcio {
 	cmd.Dir = dir
 	cmd.Env = []string{"HOME=" + dir}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := sb.Start(cmd); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("fulcio (pid %d) did not stop", cmd.Process.Pid)
-		}
-		if t.Failed() {
-			t.Logf("fulcio's log (tail):\n%s", tail(logPath, 60))
-		}
-	})
-
+	d := startDaemon(t, "fulcio", cmd, func() error { return sb.Start(cmd) }, logPath)
 	f := &Fulcio{URL: "http://" + sb.Forward(t, "127.0.0.1:"+port), Issuer: iss}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	var lastErr error
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("fulcio exited at start:\n%s", tail(logPath, 60))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fulcio did not answer in 60s (%v):\n%s", lastErr, tail(logPath, 60))
-		}
-		f.Chain, lastErr = trustBundle(context.Background(), hc, f.URL)
-		if lastErr == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	d.waitReady(t, func() (err error) {
+		f.Chain, err = trustBundle(context.Background(), hc, f.URL)
+		return err
+	})
 	return f
 }
 
@@ -416,4 +387,53 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// daemon is a server a test started, logging to logPath.
+type daemon struct {
+	name, logPath string
+	exited        chan struct{}
+}
+
+// startDaemon starts cmd with start (cmd.Start, or a Sandbox's), and
+// stops it by its PID when the test ends, showing its log's tail if the
+// test failed.
+func startDaemon(t testing.TB, name string, cmd *exec.Cmd, start func() error, logPath string) *daemon {
+	t.Helper()
+	if err := start(); err != nil {
+		t.Fatalf("starting %s: %v", cmd.Path, err)
+	}
+	d := &daemon{name: name, logPath: logPath, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		select {
+		case <-d.exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s (pid %d) did not stop", name, cmd.Process.Pid)
+		}
+		if t.Failed() {
+			t.Logf("%s's log (tail):\n%s", name, tail(logPath, 60))
+		}
+	})
+	return d
+}
+
+// waitReady polls ready every 200ms, at most 300 times (a minute), until
+// it answers nil; the daemon exiting, or no answer, fails the test.
+func (d *daemon) waitReady(t testing.TB, ready func() error) {
+	t.Helper()
+	var err error
+	for range 300 {
+		select {
+		case <-d.exited:
+			t.Fatalf("%s exited at start:\n%s", d.name, tail(d.logPath, 60))
+		default:
+		}
+		if err = ready(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer in a minute (%v):\n%s", d.name, err, tail(d.logPath, 60))
 }

@@ -89,39 +89,11 @@ func StartRekor(t testing.TB) *Rekor {
 	cmd.Env = []string{"HOME=" + dir}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	started := time.Now().Add(-time.Minute) // the trust root's start, before any entry
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("rekor (pid %d) did not stop", cmd.Process.Pid)
-		}
-		if t.Failed() {
-			t.Logf("rekor's log (tail):\n%s", tail(logPath, 60))
-		}
-	})
-
+	d := startDaemon(t, "rekor", cmd, cmd.Start, logPath)
 	r := &Rekor{URL: "http://" + net.JoinHostPort("127.0.0.1", ports[0]), Origin: origin, PublicKey: pub, Started: started}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	var lastErr error
-	for range 300 { // 60s at 200ms
-		select {
-		case <-exited:
-			t.Fatalf("rekor exited at start:\n%s", tail(logPath, 60))
-		default:
-		}
-		if lastErr = healthy(context.Background(), hc, r.URL+"/healthz"); lastErr == nil {
-			return r
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("rekor did not answer in 60s (%v):\n%s", lastErr, tail(logPath, 60))
-	return nil
+	d.waitReady(t, func() error { return healthy(context.Background(), hc, r.URL+"/healthz") })
+	return r
 }
 
 // healthy GETs url and wants a 200.
@@ -157,16 +129,22 @@ func (r *Rekor) TransparencyLog(t testing.TB) (string, *root.TransparencyLog) {
 	}
 }
 
-// TrustedRoot writes a Sigstore trusted_root.json naming the log (and no
-// certificate authority: key-based signing) and returns its path.
-func (r *Rekor) TrustedRoot(t testing.TB) string {
+// Root is a Sigstore trust root naming the log, and no certificate
+// authority (key-based signing).
+func (r *Rekor) Root(t testing.TB) *root.TrustedRoot {
 	t.Helper()
 	id, tl := r.TransparencyLog(t)
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, nil, nil, nil, map[string]*root.TransparencyLog{id: tl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := tr.MarshalJSON()
+	return tr
+}
+
+// TrustedRoot writes Root as a trusted_root.json and returns its path.
+func (r *Rekor) TrustedRoot(t testing.TB) string {
+	t.Helper()
+	b, err := r.Root(t).MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}

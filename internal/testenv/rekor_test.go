@@ -67,12 +67,7 @@ func TestRekorV2(t *testing.T) {
 		t.Helper()
 		rr := *r
 		rr.PublicKey = logKey
-		id, tl := rr.TransparencyLog(t)
-		tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, nil, nil, nil, map[string]*root.TransparencyLog{id: tl})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return root.TrustedMaterialCollection{tr, keys}
+		return root.TrustedMaterialCollection{rr.Root(t), keys}
 	}
 	check := func(tm root.TrustedMaterial, b *protobundle.Bundle, data []byte) error {
 		t.Helper()
