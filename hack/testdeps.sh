@@ -2,7 +2,8 @@
 # Installs, idempotently, the real fixtures and validators slipway's tests
 # use: the npm packages pinned in hack/testdeps/package-lock.json
 # (action-validator, gitlab-ci-local, ...) into hack/testdeps/node_modules,
-# actionlint, Fulcio, Rekor v2, the cosign CLI and act, built from their Go modules into
+# actionlint, Fulcio, Rekor v2, the cosign CLI (v2 and v3), distribution
+# v3's registry, oras and act, built from their Go modules into
 # $SLIPWAY_CACHE/bin, cimage-copy, built there from hack/tools/cimage, and the
 # Debian packages they call: rsync (gitlab-ci-local's shell executor) and
 # ShellCheck (actionlint's checks of run: scripts).
@@ -15,6 +16,8 @@ REKOR_VERSION=v2.3.0
 COSIGN_VERSION=v2.6.5
 COSIGN3_VERSION=v3.1.3
 ACT_VERSION=v0.2.89
+DISTRIBUTION_VERSION=v3.1.2
+ORAS_VERSION=v1.3.6
 SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
 
 # Debian packages, installed with apt-get when missing (as root).
@@ -80,6 +83,15 @@ go_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2/cmd/cosign
 # bundle e2e tests check that what slipway writes verifies with its
 # defaults.
 go_tool cosign3 "$COSIGN3_VERSION" github.com/sigstore/cosign/v3/cmd/cosign
+
+# distribution v3's registry (Debian's docker-registry is 2.8): the
+# signing e2e tests push to both, and to go-containerregistry's registry,
+# which has the Referrers API (internal/testenv.StartDistributionV3).
+go_tool distribution "$DISTRIBUTION_VERSION" github.com/distribution/distribution/v3/cmd/registry
+
+# oras, a client that reads OCI 1.1 referrers: the signing e2e tests list
+# slipway's Sigstore bundles with oras discover.
+go_tool oras "$ORAS_VERSION" oras.land/oras/cmd/oras
 
 # act, the GitHub Actions runner emulator: test/ci runs the release and the
 # example workflows under it, on the test environment's dockerd.

@@ -76,6 +76,10 @@ func TestSignCopyAndVerifyWithCosign(t *testing.T) {
 		"SLIPWAY_PLATFORMS": "linux/amd64,linux/arm64", "SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
 		"SLIPWAY_SCAN": "true", "SLIPWAY_SCAN_CACHE_DIR": scanCache(t), "SLIPWAY_SCAN_SKIP_DB_UPDATE": "true", "SLIPWAY_SEVERITY": "CRITICAL",
 		"SLIPWAY_SIGN": "true", "SLIPWAY_COSIGN_KEY": priv, "COSIGN_PASSWORD": "correct horse", "SLIPWAY_TLOG_UPLOAD": "false",
+		// The legacy layout alone, which the cosign CLI reads while no
+		// bundle is on the digest (the default, both, is checked in
+		// TestSignaturesReadByTodaysVerifiers).
+		"SLIPWAY_SIGNATURE_FORMAT": "legacy",
 	})
 	res, r := runResult(t, dir, env)
 	if strings.Contains(r.stdout+r.stderr, "correct horse") {

@@ -85,7 +85,7 @@ type Config struct {
 	RekorURL        string               `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
 	TlogUpload      bool                 `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
 	RekorVersion    string               `input:"rekor-version" default:"1" enum:"1|2" desc:"API version of the log at rekor-url: 1 (rekor.sigstore.dev today) or 2 (rekor-tiles); legacy signatures need 1"`
-	SignatureFormat mode.SignatureFormat `input:"signature-format" default:"legacy" enum:"legacy|bundle|both" desc:"How signatures are stored: legacy (cosign's .sig tags), bundle (Sigstore bundles as OCI 1.1 referrers, as cosign v3 writes; one image only, for now) or both"`
+	SignatureFormat mode.SignatureFormat `input:"signature-format" default:"both" enum:"legacy|bundle|both" desc:"How signatures are stored: legacy (cosign's .sig/.att tags, which containers/image policies read), bundle (Sigstore bundles as OCI 1.1 referrers, which cosign v3 reads first) or both, so that every verifier finds them"`
 	TrustedRoot     string               `input:"trusted-root" desc:"Sigstore trusted_root.json to verify keyless signatures with, for a private Fulcio and Rekor (default: the public instance's, through TUF)"`
 	Attest          bool                 `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
 

@@ -2,15 +2,10 @@ package scan
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -18,13 +13,13 @@ import (
 	ggcrtypes "github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipway-ci/slipway/internal/scan/fixture"
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
 // TestScanRemote scans, by digest, an image index that only a registry
 // (an in-process one on 127.0.0.1) holds, with Trivy's remote source.
 func TestScanRemote(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
+	host := testenv.StartReferrersRegistry(t)
 
 	var adds []mutate.IndexAddendum
 	digests := map[string]string{}
@@ -42,7 +37,7 @@ func TestScanRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := strings.TrimPrefix(srv.URL, "http://") + "/slipway/app"
+	repo := host + "/slipway/app"
 	ref, err := name.ParseReference(repo + "@" + d.String())
 	if err != nil {
 		t.Fatal(err)

@@ -369,7 +369,7 @@ func orUnknown(s string) string {
 
 // linkedTrivy is the Trivy version go.mod requires (a test keeps them
 // in step): test binaries carry no dependency build info.
-const linkedTrivy = "0.70.0"
+const linkedTrivy = "0.74.0"
 
 // trivyVersion is the linked Trivy's version, e.g. "0.70.0".
 func trivyVersion() string {

@@ -5,10 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
-	"io"
-	"log"
 	"maps"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,7 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -99,13 +95,11 @@ func TestSignBundleWithTheLog(t *testing.T) {
 	ctx := context.Background()
 	env := testenv.Get(t)
 	rk := testenv.StartRekor(t)
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
 	k := cosignKey(t, "s3cret")
 	trust := trustedRoot(t, rk, rk.PublicKey)
 	plan := &pipeline.SignPlan{Enabled: true, Mode: mode.Key, TlogUpload: true, RekorURL: rk.URL, RekorVersion: 2, Format: mode.FormatBundle, Attest: true}
 
-	ggcr := strings.TrimPrefix(srv.URL, "http://")
+	ggcr := testenv.StartReferrersRegistry(t)
 	for _, reg := range []struct{ name, host, repo, copyTo string }{
 		{"referrers API", ggcr, "bundle/api", env.Registry},
 		{"referrers tag (docker-registry 2.8)", env.Registry, fmt.Sprintf("bundle/tag-%d", os.Getpid()), ggcr},

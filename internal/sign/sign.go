@@ -54,6 +54,16 @@ import (
 // dir, for the verify command.
 const PublicKeyFile = "cosign.pub"
 
+// KeyTrustedRootFile is, next to cosign.pub, the trust root of a key-based
+// run in a bundle format with the log off: no CA, no log. A bundle on a
+// digest makes both cosign CLIs (v2.6 too, with its defaults) read bundles
+// only, and they then require a trust root: offline, with no TUF to reach,
+// this one lets the key alone verify.
+const KeyTrustedRootFile = "trusted_root.json"
+
+// keyOnlyTrustedRoot is KeyTrustedRootFile's content.
+const keyOnlyTrustedRoot = `{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}` + "\n"
+
 // Stage is the sign stage: a pipeline.Signer.
 type Stage struct {
 	// Keychain authenticates to the registries (the one the build used).
@@ -360,6 +370,16 @@ func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.
 		if err := os.WriteFile(keyPath, pem, 0o644); err != nil {
 			return fmt.Errorf("writing the public key: %w", err)
 		}
+	}
+	if p.Format.Bundle() && p.TrustedRoot == "" && !p.TlogUpload {
+		rootPath := KeyTrustedRootFile
+		if s.OutputDir != "" {
+			rootPath = filepath.Join(s.OutputDir, KeyTrustedRootFile)
+			if err := os.WriteFile(rootPath, []byte(keyOnlyTrustedRoot), 0o644); err != nil {
+				return fmt.Errorf("writing the key's trust root: %w", err)
+			}
+		}
+		tlog += " --trusted-root " + shellQuote(rootPath)
 	}
 	res.VerifyCommand = fmt.Sprintf("cosign verify --key %s%s %s", shellQuote(keyPath), tlog, ref)
 	if len(res.Attestations) > 0 {

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"encoding/pem"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
 // fixture is an in-process registry (go-containerregistry's, as crane's
@@ -38,10 +37,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
 	f := &fixture{out: t.TempDir()}
-	f.repo, f.built, f.scanned = pushIndex(t, strings.TrimPrefix(srv.URL, "http://")+"/acme/app", f.out)
+	f.repo, f.built, f.scanned = pushIndex(t, testenv.StartReferrersRegistry(t)+"/acme/app", f.out)
 	return f
 }
 

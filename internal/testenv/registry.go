@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -31,6 +35,31 @@ func StartRegistry(t testing.TB) string {
 	if _, err := os.Stat(RegistryBinary); err != nil {
 		t.Fatalf("%s: %v (%s)", RegistryBinary, err, NotRunning)
 	}
+	return startRegistry(t, RegistryBinary)
+}
+
+// StartDistributionV3 starts distribution v3's registry (the version
+// hack/testdeps.sh pins as DISTRIBUTION_VERSION) as StartRegistry does
+// Debian's 2.8. It returns its host:port.
+func StartDistributionV3(t testing.TB) string {
+	t.Helper()
+	return startRegistry(t, GoTool(t, "distribution"))
+}
+
+// StartReferrersRegistry serves go-containerregistry's registry, which
+// has the OCI 1.1 Referrers API, on 127.0.0.1 for the test. It returns
+// its host:port.
+func StartReferrersRegistry(t testing.TB) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// startRegistry runs bin serve config.yml, a distribution registry, on a
+// free loopback port, its storage under the test's temp dir.
+func startRegistry(t testing.TB, bin string) string {
+	t.Helper()
 	dir := t.TempDir()
 	for attempt := 0; attempt < 5; attempt++ {
 		addr, err := freePort()
@@ -56,10 +85,10 @@ http:
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(RegistryBinary, "serve", cfg)
+		cmd := exec.Command(bin, "serve", cfg)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting %s: %v", RegistryBinary, err)
+			t.Fatalf("starting %s: %v", bin, err)
 		}
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
@@ -84,8 +113,8 @@ http:
 		}
 		stop()
 	}
-	log, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
-	t.Fatalf("a second registry did not start; its log:\n%s", log)
+	logged, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
+	t.Fatalf("%s did not start; its log:\n%s", bin, logged)
 	return ""
 }
 
@@ -148,6 +177,22 @@ func Cosign(t testing.TB, args ...string) (string, error) {
 func Cosign3(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	return cosignCLI(t, "cosign3", args...)
+}
+
+// Oras runs the oras CLI that hack/testdeps.sh builds (ORAS_VERSION)
+// with plain HTTP to the test's registries and no user configuration,
+// and returns its standard output.
+func Oras(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(GoTool(t, "oras"), args...)
+	cmd.Env = []string{"HOME=" + t.TempDir()}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("oras %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
 }
 
 func cosignCLI(t testing.TB, tool string, args ...string) (string, error) {
