@@ -169,7 +169,7 @@ func gitLabVulnerability(v types.DetectedVulnerability, image, osName string) Gi
 		ID:          gitLabID(image, v),
 		Name:        truncate(name, gitLabMaxName),
 		Description: truncate(v.Description, gitLabMaxDescription),
-		Severity:    gitLabSeverity(v.Severity),
+		Severity:    gitLabSeverity(string(severityOf(v))),
 		Solution:    truncate(solution, gitLabMaxSolution),
 		Identifiers: []GitLabIdentifier{id},
 		Links:       links,

@@ -187,11 +187,17 @@ func findings(reports []platformReport, pick func(platformReport) types.Report) 
 	return out
 }
 
+// severityOf is the severity Trivy reports for v, the one its own table,
+// JSON and exit code use. Trivy v0.74 deprecates the field for
+// VendorSeverity, but VendorSeverity holds only the vendors' ratings: the
+// one Trivy settles on (an advisory's own, or the data source's when no
+// vendor rates it) is still only in Severity, until Trivy DB v3.
 func severityOf(v types.DetectedVulnerability) severity.Severity {
-	if v.Severity == "" {
+	s := v.Severity //nolint:staticcheck // SA1019: Trivy's effective severity, see above
+	if s == "" {
 		return severity.Unknown
 	}
-	return severity.Severity(v.Severity)
+	return severity.Severity(s)
 }
 
 // countBySeverity counts findings per severity; every severity is present.
