@@ -180,8 +180,8 @@ func Cosign3(t testing.TB, args ...string) (string, error) {
 }
 
 // Oras runs the oras CLI that hack/testdeps.sh builds (ORAS_VERSION)
-// with plain HTTP to the test's registries and no user configuration,
-// and returns its standard output.
+// with no user configuration (callers pass --plain-http for the test's
+// registries), and returns its standard output.
 func Oras(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(GoTool(t, "oras"), args...)
