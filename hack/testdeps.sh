@@ -2,8 +2,9 @@
 # Installs, idempotently, the real fixtures and validators slipway's tests
 # use: the npm packages pinned in hack/testdeps/package-lock.json
 # (action-validator, gitlab-ci-local, ...) into hack/testdeps/node_modules,
-# actionlint, Fulcio, Rekor v2, the cosign CLI (v2 and v3), distribution
-# v3's registry, oras and act, built from their Go modules into
+# actionlint, Fulcio, Rekor v2, a timestamp authority, the cosign CLI (v2
+# and v3), distribution v3's registry, oras and act, built from their Go
+# modules into
 # $SLIPWAY_CACHE/bin, cimage-copy, built there from hack/tools/cimage, and the
 # Debian packages they call: rsync (gitlab-ci-local's shell executor) and
 # ShellCheck (actionlint's checks of run: scripts).
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/testdeps"
 ACTIONLINT_VERSION=v1.7.12
 FULCIO_VERSION=v1.8.4
 REKOR_VERSION=v2.3.0
+TSA_VERSION=v2.1.2
 COSIGN_VERSION=v2.6.5
 COSIGN3_VERSION=v3.1.3
 ACT_VERSION=v0.2.89
@@ -74,6 +76,12 @@ go_tool fulcio "$FULCIO_VERSION" github.com/sigstore/fulcio
 # 1.26 (v2.4 needs 1.27) and the one sigstore-go's and cosign v3's clients
 # are built against.
 go_tool rekor "$REKOR_VERSION" github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix
+
+# Sigstore's RFC 3161 timestamp authority, of the version slipway's
+# sigstore-go client is built against: keyless signing with Rekor v2 (whose
+# entries carry no time) is timestamped by it in tests
+# (internal/testenv.StartTimestampAuthority).
+go_tool tsa "$TSA_VERSION" github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server
 
 # The cosign CLI of the version slipway links: the sign e2e tests verify
 # slipway's signatures and attestations with it.

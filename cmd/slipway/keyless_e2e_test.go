@@ -135,3 +135,56 @@ func TestKeylessRefusedOrUnverifiedLeavesNoTag(t *testing.T) {
 		})
 	}
 }
+
+// Keyless with the log on, as cosign v3 signs today: real Fulcio, a real
+// Rekor v2 and a real timestamp authority (timestamp-server-url), the
+// Sigstore bundle format. The run signs, logs, timestamps, verifies and
+// tags; the verify command it gives works with cosign v3 and v2.6.5,
+// the log checked (no --insecure-ignore-tlog).
+func TestKeylessSignLoggedAndTimestamped(t *testing.T) {
+	e := testenv.Get(t)
+	f := testenv.StartFulcio(t)
+	rk := testenv.StartRekor(t)
+	tsa := testenv.StartTimestampAuthority(t)
+	trusted := testenv.KeylessTrustedRoot(t, f, rk, tsa)
+	const email = "release-bot@example.com"
+	token := f.Issuer.Token(t, map[string]any{"email": email, "email_verified": true})
+
+	dir := testenv.GitProject(t, signedApp)
+	repo := e.UniqueRepo(t, "keyless-logged")
+	env := buildEnv(t, e, map[string]string{
+		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": repo, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
+		"SLIPWAY_PLATFORMS": "linux/amd64", "SLIPWAY_TAGS": "type=raw,value=v1", "SLIPWAY_FLAVOR": "latest=false",
+		"SLIPWAY_SIGN": "true", "SIGSTORE_ID_TOKEN": token, "SLIPWAY_FULCIO_URL": f.URL,
+		"SLIPWAY_TLOG_UPLOAD": "true", "SLIPWAY_REKOR_URL": rk.URL, "SLIPWAY_REKOR_VERSION": "2",
+		"SLIPWAY_TIMESTAMP_SERVER_URL": tsa.URL, "SLIPWAY_SIGNATURE_FORMAT": "bundle", "SLIPWAY_TRUSTED_ROOT": trusted,
+	})
+	res, r := runResult(t, dir, env)
+	if strings.Contains(r.stdout+r.stderr, token) {
+		t.Error("the output shows the OIDC token")
+	}
+	digest := res.Build.DigestStr()
+	if res.Sign == nil || res.Sign.Mode != "keyless" || !res.Sign.Verified || res.Sign.TlogIndex < 0 {
+		t.Fatalf("sign result = %+v, want keyless, logged and verified", res.Sign)
+	}
+	if got := testenv.TagDigest(t, repo+":v1"); got != digest {
+		t.Errorf("%s:v1 = %s, want %s", repo, got, digest)
+	}
+	ref := repo + "@" + digest
+	wantCmd := "cosign verify --certificate-identity " + email + " --certificate-oidc-issuer " + f.Issuer.URL + " --use-signed-timestamps --trusted-root " + trusted + " " + ref
+	if res.Sign.VerifyCommand != wantCmd {
+		t.Errorf("verify command = %q, want %q", res.Sign.VerifyCommand, wantCmd)
+	}
+	// The given command, with what the test's servers need: plain HTTP,
+	// and no SCT (this Fulcio has no CT log).
+	args := append(strings.Fields(strings.TrimPrefix(res.Sign.VerifyCommand, "cosign "))[:len(strings.Fields(wantCmd))-2],
+		"--insecure-ignore-sct=true", "--allow-http-registry", "--allow-insecure-registry", ref)
+	for _, c := range []struct {
+		name string
+		run  func(testing.TB, ...string) (string, error)
+	}{{"cosign v3", testenv.Cosign3}, {"cosign v2.6.5", testenv.Cosign}} {
+		if out, err := c.run(t, args...); err != nil {
+			t.Errorf("%s %s: %v\n%s", c.name, strings.Join(args, " "), err, out)
+		}
+	}
+}

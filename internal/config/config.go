@@ -79,15 +79,16 @@ type Config struct {
 	ScanSkipDBUpdate bool     `input:"scan-skip-db-update" default:"false" desc:"Use the vulnerability DB in the cache without updating it"`
 
 	// Sign (sigstore/cosign)
-	Sign            mode.Switch          `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
-	CosignKey       string               `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
-	FulcioURL       string               `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
-	RekorURL        string               `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
-	TlogUpload      bool                 `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
-	RekorVersion    string               `input:"rekor-version" default:"1" enum:"1|2" desc:"API version of the log at rekor-url: 1 (rekor.sigstore.dev today) or 2 (rekor-tiles); legacy signatures need 1"`
-	SignatureFormat mode.SignatureFormat `input:"signature-format" default:"both" enum:"legacy|bundle|both" desc:"How signatures are stored: legacy (cosign's .sig/.att tags, which containers/image policies read), bundle (Sigstore bundles as OCI 1.1 referrers, which cosign v3 reads first) or both, so that every verifier finds them"`
-	TrustedRoot     string               `input:"trusted-root" desc:"Sigstore trusted_root.json to verify keyless signatures with, for a private Fulcio and Rekor (default: the public instance's, through TUF)"`
-	Attest          bool                 `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
+	Sign               mode.Switch          `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
+	CosignKey          string               `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
+	FulcioURL          string               `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
+	RekorURL           string               `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
+	TlogUpload         bool                 `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`
+	RekorVersion       string               `input:"rekor-version" default:"1" enum:"1|2" desc:"API version of the log at rekor-url: 1 (rekor.sigstore.dev today) or 2 (rekor-tiles); legacy signatures need 1"`
+	TimestampServerURL string               `input:"timestamp-server-url" desc:"RFC 3161 timestamp authority that timestamps the Sigstore bundles (cosign's flag of that name; the public one is https://timestamp.sigstore.dev/api/v1/timestamp); keyless signing with a Rekor v2 log needs one, as Rekor v2 entries carry no time"`
+	SignatureFormat    mode.SignatureFormat `input:"signature-format" default:"both" enum:"legacy|bundle|both" desc:"How signatures are stored: legacy (cosign's .sig/.att tags, which containers/image policies read), bundle (Sigstore bundles as OCI 1.1 referrers, which cosign v3 reads first) or both, so that every verifier finds them"`
+	TrustedRoot        string               `input:"trusted-root" desc:"Sigstore trusted_root.json to verify keyless signatures with, for a private Fulcio and Rekor (default: the public instance's, through TUF)"`
+	Attest             bool                 `input:"attest" default:"true" desc:"Attest the SBOM and the vulnerability report when signing"`
 
 	// Report
 	Comment mode.Comment `input:"comment" default:"auto" enum:"auto|always|never" desc:"Sticky PR/MR comment: auto comments on pull requests when allowed"`

@@ -245,7 +245,7 @@ func (c *Config) validateSign() error {
 		// The key itself, not where it is: never echo it.
 		return errs.Input("cosign-key", "holds a PEM key itself (expected a file path, or env://VAR naming the variable that holds the PEM)")
 	}
-	for _, u := range []struct{ input, v string }{{"fulcio-url", c.FulcioURL}, {"rekor-url", c.RekorURL}} {
+	for _, u := range []struct{ input, v string }{{"fulcio-url", c.FulcioURL}, {"rekor-url", c.RekorURL}, {"timestamp-server-url", c.TimestampServerURL}} {
 		p, err := url.Parse(u.v)
 		if u.v == "" {
 			continue
@@ -256,6 +256,9 @@ func (c *Config) validateSign() error {
 	}
 	if c.TlogUpload && c.RekorVersion == "2" && c.SignatureFormat.Legacy() {
 		return errs.Input("signature-format", "%s writes cosign's legacy signatures, whose log entry is a Rekor v1 one, but rekor-version is 2 (expected signature-format: bundle with a Rekor v2 log, or rekor-version: 1)", c.SignatureFormat)
+	}
+	if c.TimestampServerURL != "" && !c.SignatureFormat.Bundle() {
+		return errs.Input("timestamp-server-url", "timestamps Sigstore bundles, but signature-format is %s (expected signature-format: bundle or both)", c.SignatureFormat)
 	}
 	return nil
 }

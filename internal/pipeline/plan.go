@@ -213,8 +213,11 @@ type SignPlan struct {
 	RekorURL  string       `json:"rekor-url,omitempty"`
 	// RekorVersion is the log's API version (1 or 2); 0 when nothing is
 	// logged.
-	RekorVersion uint32               `json:"rekor-version,omitempty"`
-	TlogUpload   bool                 `json:"tlog-upload"`
+	RekorVersion uint32 `json:"rekor-version,omitempty"`
+	TlogUpload   bool   `json:"tlog-upload"`
+	// TimestampURL is the RFC 3161 timestamp authority that timestamps
+	// the bundles; "" for none.
+	TimestampURL string               `json:"timestamp-server-url,omitempty"`
 	Attest       bool                 `json:"attest"`
 	Format       mode.SignatureFormat `json:"format,omitempty"` // "" when disabled
 	// TrustedRoot is the trusted-root input: the trust root a verifier

@@ -97,6 +97,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 		} else {
 			row("rekor", "off (tlog-upload is false)")
 		}
+		row("timestamps", p.Sign.TimestampURL)
 		row("attest", p.Sign.Attest)
 	} else {
 		row("sign", "off ("+p.Sign.Reason+")")

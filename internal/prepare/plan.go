@@ -52,8 +52,8 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 		return nil, err
 	}
 	if s := p.Sign; s.Enabled && s.Format.Bundle() {
-		if s.Mode == mode.Keyless && s.TlogUpload && s.RekorVersion == 2 {
-			return nil, errs.Input("rekor-version", "keyless signing with a Rekor v2 log needs a timestamp authority, which slipway does not use yet (expected rekor-version: 1, or tlog-upload: false)")
+		if s.Mode == mode.Keyless && s.TlogUpload && s.RekorVersion == 2 && s.TimestampURL == "" {
+			return nil, errs.Input("timestamp-server-url", "keyless signing with a Rekor v2 log needs a timestamp authority: Rekor v2 entries carry no time, and the certificate is valid for minutes (expected timestamp-server-url, e.g. https://timestamp.sigstore.dev/api/v1/timestamp, or rekor-version: 1)")
 		}
 	}
 	if p.Sign.Mode == mode.Keyless && !p.Sign.TlogUpload {
@@ -185,7 +185,7 @@ func planScan(cfg *config.Config) (pipeline.ScanPlan, error) {
 }
 
 func planSign(cfg *config.Config, oidc, push bool) (pipeline.SignPlan, error) {
-	s := pipeline.SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest, Format: cfg.SignatureFormat, TrustedRoot: cfg.TrustedRoot}
+	s := pipeline.SignPlan{FulcioURL: cfg.FulcioURL, RekorURL: cfg.RekorURL, TlogUpload: cfg.TlogUpload, Attest: cfg.Attest, Format: cfg.SignatureFormat, TrustedRoot: cfg.TrustedRoot, TimestampURL: cfg.TimestampServerURL}
 	if v, err := strconv.ParseUint(cfg.RekorVersion, 10, 32); err == nil {
 		s.RekorVersion = uint32(v)
 	}
@@ -205,7 +205,7 @@ func planSign(cfg *config.Config, oidc, push bool) (pipeline.SignPlan, error) {
 		s.Reason = "sign is auto and neither cosign-key nor an OIDC token is available"
 	}
 	if !s.Enabled {
-		s.FulcioURL, s.RekorURL, s.Attest, s.Format, s.TrustedRoot = "", "", false, "", ""
+		s.FulcioURL, s.RekorURL, s.Attest, s.Format, s.TrustedRoot, s.TimestampURL = "", "", false, "", "", ""
 	}
 	if !s.TlogUpload || !s.Enabled {
 		s.RekorURL, s.RekorVersion = "", 0 // nothing is written to, nor read from, the log

@@ -347,14 +347,14 @@ func list[T fmt.Stringer](refs []T) string {
 }
 
 // Keyless signing with a Rekor v2 log needs a timestamp authority: bad
-// input, before anything is built.
+// input, before anything is built; with one, it is planned.
 func TestPlanBundleLimits(t *testing.T) {
 	for _, tc := range []struct {
 		flags map[string]string
 		oidc  bool
 		input string
 	}{
-		{map[string]string{"signature-format": "bundle", "rekor-version": "2"}, true, "rekor-version"},
+		{map[string]string{"signature-format": "bundle", "rekor-version": "2"}, true, "timestamp-server-url"},
 	} {
 		cfg := loaded(t, tc.flags)
 		cfg.OIDC = tc.oidc
@@ -378,5 +378,26 @@ func TestPlanBundleLimits(t *testing.T) {
 	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
 	if err != nil || p.Sign.Format != mode.FormatBundle || p.Sign.RekorVersion != 2 || len(p.Publish.Copies()) != 1 {
 		t.Errorf("two images, a key, bundles on a Rekor v2 log: %+v, %v", p.Sign, err)
+	}
+	// With a timestamp authority, keyless bundles on a Rekor v2 log are
+	// planned; a timestamp authority for legacy signatures only, or one
+	// that is no URL, is refused as it is read.
+	const tsa = "https://timestamp.example.com/api/v1/timestamp"
+	cfg = loaded(t, map[string]string{"signature-format": "bundle", "rekor-version": "2", "timestamp-server-url": tsa})
+	cfg.OIDC = true
+	if p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()}); err != nil || p.Sign.Mode != mode.Keyless || p.Sign.TimestampURL != tsa {
+		t.Errorf("keyless bundles on a Rekor v2 log, timestamped: %+v, %v", p.Sign, err)
+	}
+	for _, flags := range []map[string]string{
+		{"signature-format": "legacy", "timestamp-server-url": tsa},
+		{"signature-format": "bundle", "timestamp-server-url": "timestamp.example.com"},
+	} {
+		l, err := config.Load(config.Options{Flags: flags, Env: environ.Map(nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Validate(); !errors.As(err, &ie) || ie.Input != "timestamp-server-url" {
+			t.Errorf("%v: %v, want an input error for timestamp-server-url", flags, err)
+		}
 	}
 }

@@ -139,7 +139,7 @@ func statement(ref name.Digest, a pipeline.Attestation, predicate []byte) ([]byt
 
 // attestBundles attests todo on ref as Sigstore bundle referrers (the
 // predicate type and the platform in their annotations), but not a
-// statement the same key already attested there (a re-run).
+// statement the same signer already attested there (a re-run).
 func (s *Stage) attestBundles(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, sv *Signer, kp *keypair, todo []pending) ([]pipeline.Attestation, error) {
 	var out []pipeline.Attestation
 	kept := 0
@@ -150,11 +150,9 @@ func (s *Stage) attestBundles(ctx context.Context, p *pipeline.SignPlan, ref nam
 		}
 		t.att.Subject = ref.DigestStr()
 		out = append(out, t.att)
-		if sv.Cert == nil {
-			if _, ok := s.bundled(ctx, p, ref, kp.pub, attestationOf(t.att), payload); ok {
-				kept++
-				continue
-			}
+		if _, ok := s.bundled(ctx, ref, kp.seen, attestationOf(t.att), payload); ok {
+			kept++
+			continue
 		}
 		ann := map[string]string{predicateAnnotation: t.att.PredicateType}
 		if t.att.Platform != "" {

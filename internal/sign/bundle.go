@@ -57,6 +57,10 @@ type keypair struct {
 	pub     crypto.PublicKey
 	details signature.AlgorithmDetails
 	hint    []byte
+	// seen recognizes this signer's bundles from an earlier run: by its
+	// key, or by its certificate identity under the trust root; nil when
+	// they cannot be recognized (keyless with no trust root at hand).
+	seen *bundleCheck
 }
 
 func newKeypair(ctx context.Context, sv *Signer) (*keypair, error) {
@@ -156,10 +160,8 @@ func signStatement(ref name.Digest) ([]byte, error) {
 // returns the log index (-1 when not logged) and whether the signature
 // was there already.
 func (s *Stage) signBundle(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, sv *Signer, kp *keypair) (int64, bool, error) {
-	if sv.Cert == nil {
-		if idx, ok := s.bundled(ctx, p, ref, kp.pub, isSignature, nil); ok {
-			return idx, true, nil
-		}
+	if idx, ok := s.bundled(ctx, ref, kp.seen, isSignature, nil); ok {
+		return idx, true, nil
 	}
 	payload, err := signStatement(ref)
 	if err != nil {
@@ -184,6 +186,9 @@ func (s *Stage) pushBundle(ctx context.Context, p *pipeline.SignPlan, ref name.D
 	}
 	if p.TlogUpload {
 		opts.TransparencyLogs = []sgsign.Transparency{sgsign.NewRekor(&sgsign.RekorOptions{BaseURL: p.RekorURL, Version: p.RekorVersion, Retries: 3})}
+	}
+	if p.TimestampURL != "" {
+		opts.TimestampAuthorities = []*sgsign.TimestampAuthority{sgsign.NewTimestampAuthority(&sgsign.TimestampAuthorityOptions{URL: p.TimestampURL, Retries: 3})}
 	}
 	pb, err := sgsign.Bundle(&sgsign.DSSEData{Data: payload, PayloadType: "application/vnd.in-toto+json"}, kp, opts)
 	if err != nil {
@@ -210,14 +215,14 @@ func (s *Stage) pushBundle(ctx context.Context, p *pipeline.SignPlan, ref name.D
 }
 
 // bundled finds a bundle of ref that want picks (of payload, when set)
-// by key pub among ref's referrers; with the log on, it must be logged.
-// It returns its log index.
-func (s *Stage) bundled(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, pub crypto.PublicKey, want func(map[string]string) bool, payload []byte) (int64, bool) {
-	tm, vopts, err := s.keyMaterial(ctx, p, pub)
-	if err != nil {
+// among ref's referrers that verifies as c says (with the log on, it
+// must be logged; with a timestamp authority, timestamped). It returns
+// its log index.
+func (s *Stage) bundled(ctx context.Context, ref name.Digest, c *bundleCheck, want func(map[string]string) bool, payload []byte) (int64, bool) {
+	if c == nil {
 		return -1, false
 	}
-	b, err := s.verifiedBundle(ctx, ref, &bundleCheck{tm, vopts, verify.WithKey()}, want, payload)
+	b, err := s.verifiedBundle(ctx, ref, c, want, payload)
 	if err != nil {
 		return -1, false
 	}
@@ -244,16 +249,25 @@ func (s *Stage) keyMaterial(ctx context.Context, p *pipeline.SignPlan, pub crypt
 	})
 	tm := root.TrustedMaterialCollection{keys}
 	vopts := []verify.VerifierOption{verify.WithNoObserverTimestamps()}
+	if !p.TlogUpload && p.TimestampURL == "" {
+		return tm, vopts, nil
+	}
+	if s.Trust == nil {
+		return nil, nil, errors.New("no trust root naming the transparency log or the timestamp authority")
+	}
+	t, err := s.trust(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the trust root: %w", err)
+	}
+	tm = append(tm, t.Material)
+	vopts = nil
 	if p.TlogUpload {
-		if s.Trust == nil {
-			return nil, nil, errors.New("no trust root naming the transparency log")
-		}
-		t, err := s.trust(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("the trust root: %w", err)
-		}
-		tm = append(tm, t.Material)
 		vopts = append(vopts, verify.WithTransparencyLog(1))
+	}
+	if p.TimestampURL != "" {
+		vopts = append(vopts, verify.WithSignedTimestamps(1))
+	} else {
+		vopts = append(vopts, verify.WithNoObserverTimestamps())
 	}
 	return tm, vopts, nil
 }
@@ -352,12 +366,32 @@ func (s *Stage) bundleCheck(ctx context.Context, p *pipeline.SignPlan, signed *p
 		if err != nil {
 			return nil, fmt.Errorf("reading the signer's public key: %w", err)
 		}
-		tm, vopts, err := s.keyMaterial(ctx, p, pub)
-		if err != nil {
-			return nil, err
-		}
-		return &bundleCheck{tm, vopts, verify.WithKey()}, nil
+		return s.keyCheck(ctx, p, pub)
 	}
+	return s.identityCheck(ctx, p, signed.CertificateIdentity, signed.CertificateIssuer)
+}
+
+// signerCheck is how sv's own bundles verify: by its key, or by its
+// certificate's identity.
+func (s *Stage) signerCheck(ctx context.Context, p *pipeline.SignPlan, sv *Signer, kp *keypair) (*bundleCheck, error) {
+	if sv.Cert == nil {
+		return s.keyCheck(ctx, p, kp.pub)
+	}
+	return s.identityCheck(ctx, p, sv.Subject, sv.Issuer)
+}
+
+// keyCheck verifies bundles signed by the key pub.
+func (s *Stage) keyCheck(ctx context.Context, p *pipeline.SignPlan, pub crypto.PublicKey) (*bundleCheck, error) {
+	tm, vopts, err := s.keyMaterial(ctx, p, pub)
+	if err != nil {
+		return nil, err
+	}
+	return &bundleCheck{tm, vopts, verify.WithKey()}, nil
+}
+
+// identityCheck verifies bundles signed with a certificate for identity
+// from issuer, under the trust root.
+func (s *Stage) identityCheck(ctx context.Context, p *pipeline.SignPlan, identity, issuer string) (*bundleCheck, error) {
 	if s.Trust == nil {
 		return nil, errors.New("no trust root to verify a keyless signature with")
 	}
@@ -365,16 +399,25 @@ func (s *Stage) bundleCheck(ctx context.Context, p *pipeline.SignPlan, signed *p
 	if err != nil {
 		return nil, fmt.Errorf("the keyless trust root: %w", err)
 	}
-	// A keyless certificate lives minutes: the log's time (v1) says when
-	// it signed; without the log, only now.
-	vopts := []verify.VerifierOption{verify.WithCurrentTime()}
+	// A keyless certificate lives minutes: a timestamp authority's signed
+	// time, or the log's (Rekor v1's entries carry one, v2's do not), says
+	// when it signed; without either, only now.
+	var vopts []verify.VerifierOption
 	if p.TlogUpload {
-		vopts = []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1)}
+		vopts = append(vopts, verify.WithTransparencyLog(1))
+	}
+	switch {
+	case p.TimestampURL != "":
+		vopts = append(vopts, verify.WithSignedTimestamps(1))
+	case p.TlogUpload && p.RekorVersion != 2:
+		vopts = append(vopts, verify.WithIntegratedTimestamps(1))
+	default:
+		vopts = append(vopts, verify.WithCurrentTime())
 	}
 	if t.RequireSCT {
 		vopts = append(vopts, verify.WithSignedCertificateTimestamps(1))
 	}
-	id, err := verify.NewShortCertificateIdentity(signed.CertificateIssuer, "", signed.CertificateIdentity, "")
+	id, err := verify.NewShortCertificateIdentity(issuer, "", identity, "")
 	if err != nil {
 		return nil, err
 	}

@@ -61,8 +61,9 @@ const PublicKeyFile = "cosign.pub"
 // this one lets the key alone verify.
 const KeyTrustedRootFile = "trusted_root.json"
 
-// keyOnlyTrustedRoot is KeyTrustedRootFile's content.
-const keyOnlyTrustedRoot = `{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}` + "\n"
+// KeyOnlyTrustedRoot is KeyTrustedRootFile's content: a trust root with
+// no CA and no log, for a key-based verify offline.
+const KeyOnlyTrustedRoot = `{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}` + "\n"
 
 // Stage is the sign stage: a pipeline.Signer.
 type Stage struct {
@@ -130,11 +131,20 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 			return nil, fmt.Errorf("rekor client for %s: %w", p.RekorURL, err)
 		}
 	}
+	// A keyless signer's earlier legacy signatures are recognized by its
+	// certificate identity under the trust root (a key's, by its key).
+	var seen *cosign.CheckOpts
+	if format.Legacy() && sv.Cert != nil && s.Trust != nil {
+		seen, _ = s.checkOpts(ctx, p, &pipeline.SignResult{CertificateIdentity: sv.Subject, CertificateIssuer: sv.Issuer})
+	}
 	var kp *keypair
 	if format.Bundle() {
 		if kp, err = newKeypair(ctx, sv); err != nil {
 			return nil, fmt.Errorf("the signer as a bundle keypair: %w", err)
 		}
+		// A signer's earlier bundles that cannot be checked count as
+		// absent: it signs again.
+		kp.seen, _ = s.signerCheck(ctx, p, sv, kp)
 	}
 	res := &pipeline.SignResult{Mode: p.Mode, TlogIndex: -1, Signatures: []name.Tag{}, Artifacts: []artifact.Attached{}, Attestations: []pipeline.Attestation{}}
 	subject := built.In(r)
@@ -146,7 +156,7 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 		ref := r.Digest(d.String())
 		idx, already := int64(-1), true
 		if format.Legacy() {
-			if idx, already, err = s.signDigest(ctx, ref, sv, rekor); err != nil {
+			if idx, already, err = s.signDigest(ctx, ref, sv, rekor, seen); err != nil {
 				return nil, fmt.Errorf("signing %s: %w", ref, err)
 			}
 			sig := artifact.Attached{Kind: artifact.Signature, Subject: d}
@@ -168,7 +178,7 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 		}
 		res.Signed = append(res.Signed, d)
 		if already {
-			s.logf("slipway: %s is already signed by this key", ref)
+			s.logf("slipway: %s is already signed by this %s", ref, signerKind(sv))
 		} else {
 			s.logf("slipway: signed %s", ref)
 		}
@@ -202,6 +212,14 @@ func (s *Stage) Sign(ctx context.Context, p *pipeline.SignPlan, r name.Repositor
 	return res, nil
 }
 
+// signerKind names what recognizes a signer's earlier signatures.
+func signerKind(sv *Signer) string {
+	if sv.Cert != nil {
+		return "identity"
+	}
+	return "key"
+}
+
 // signable is what Sign signs, as cosign sign --recursive does: ref and,
 // when it is an index, every manifest in it (the platform images and
 // BuildKit's attestation manifests), so that a consumer verifying every
@@ -231,10 +249,11 @@ func (s *Stage) signable(ctx context.Context, ref name.Digest) ([]v1.Hash, error
 }
 
 // signDigest signs ref's digest, uploading to the log when rekor is set,
-// and attaches the signature unless the same key already signed it. It
-// returns the log index, -1 when nothing was uploaded, and whether the
-// signature was there already.
-func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rekor *client.Rekor) (int64, bool, error) {
+// and attaches the signature unless the same key, or the same
+// certificate identity as seen checks it, already signed it. It returns
+// the log index, -1 when nothing was uploaded, and whether the signature
+// was there already.
+func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rekor *client.Rekor, seen *cosign.CheckOpts) (int64, bool, error) {
 	payload, err := (&sigpayload.Cosign{Image: ref}).MarshalJSON()
 	if err != nil {
 		return -1, false, err
@@ -248,6 +267,15 @@ func (s *Stage) signDigest(ctx context.Context, ref name.Digest, sv *Signer, rek
 	// When the log is asked for, the signature found must be in it.
 	if sv.Cert == nil {
 		if idx, ok := s.alreadySigned(se, payload, sv, rekor != nil); ok {
+			return idx, true, nil
+		}
+	} else if seen != nil {
+		seen.ClaimVerifier = cosign.SimpleClaimVerifier
+		if sigs, _, err := cosign.VerifyImageSignatures(ctx, ref, seen); err == nil && len(sigs) > 0 {
+			idx := int64(-1)
+			if b, err := sigs[0].Bundle(); err == nil && b != nil {
+				idx = b.Payload.LogIndex
+			}
 			return idx, true, nil
 		}
 	}
@@ -339,6 +367,11 @@ func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.
 	if !p.TlogUpload {
 		tlog = " --insecure-ignore-tlog=true"
 	}
+	if p.TimestampURL != "" {
+		// cosign v3 turns this on by itself for a bundle logged in Rekor
+		// v2 only; v2.6 needs it said.
+		tlog += " --use-signed-timestamps"
+	}
 	if p.Format.Bundle() && p.TrustedRoot != "" {
 		// cosign v3 reads the bundles first; a private log or CA is in
 		// the trust root it is given.
@@ -375,7 +408,7 @@ func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.
 		rootPath := KeyTrustedRootFile
 		if s.OutputDir != "" {
 			rootPath = filepath.Join(s.OutputDir, KeyTrustedRootFile)
-			if err := os.WriteFile(rootPath, []byte(keyOnlyTrustedRoot), 0o644); err != nil {
+			if err := os.WriteFile(rootPath, []byte(KeyOnlyTrustedRoot), 0o644); err != nil {
 				return fmt.Errorf("writing the key's trust root: %w", err)
 			}
 		}

@@ -358,14 +358,7 @@ func trustBundle(ctx context.Context, hc *http.Client, fulcioURL string) ([]*x50
 // no CT log (Fulcio runs without one), no Rekor, no timestamp authority.
 func (f *Fulcio) TrustedRoot(t testing.TB) []byte {
 	t.Helper()
-	rootCert := f.Chain[len(f.Chain)-1]
-	ca := &root.FulcioCertificateAuthority{
-		Root:                rootCert,
-		Intermediates:       f.Chain[:len(f.Chain)-1],
-		ValidityPeriodStart: rootCert.NotBefore,
-		URI:                 f.URL,
-	}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{ca}, nil, nil, nil)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{f.Authority()}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,6 +367,38 @@ func (f *Fulcio) TrustedRoot(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Authority is Fulcio's CA as a Sigstore trust root lists it.
+func (f *Fulcio) Authority() root.CertificateAuthority {
+	rootCert := f.Chain[len(f.Chain)-1]
+	return &root.FulcioCertificateAuthority{
+		Root:                rootCert,
+		Intermediates:       f.Chain[:len(f.Chain)-1],
+		ValidityPeriodStart: rootCert.NotBefore,
+		URI:                 f.URL,
+	}
+}
+
+// KeylessTrustedRoot writes the trusted_root.json of a keyless run
+// against f, logged in r and timestamped by a, and returns its path.
+func KeylessTrustedRoot(t testing.TB, f *Fulcio, r *Rekor, a *TimestampAuthority) string {
+	t.Helper()
+	id, tl := r.TransparencyLog(t)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{f.Authority()}, nil,
+		[]root.TimestampingAuthority{a.Authority()}, map[string]*root.TransparencyLog{id: tl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // tail is the last n lines of the file at path.

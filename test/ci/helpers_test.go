@@ -3,6 +3,7 @@ package ci
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/slipway-ci/slipway/internal/scan/fixture"
+	"github.com/slipway-ci/slipway/internal/sign"
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
 
@@ -99,9 +101,24 @@ func cosignKeyPair(t *testing.T, dir, password string) (priv, pub string) {
 // verifySigned checks with the cosign CLI that ref is signed by pub.
 func verifySigned(t *testing.T, pub, ref string) {
 	t.Helper()
-	if out, err := testenv.Cosign(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", ref); err != nil {
+	if out, err := testenv.Cosign(t, keyVerifyArgs(t, "verify", pub, ref)...); err != nil {
 		t.Errorf("cosign verify %s: %v\n%s", ref, err, out)
 	}
+}
+
+// keyVerifyArgs are the arguments of a cosign CLI verify command (verify,
+// verify-attestation --type …) of ref by the key pub, offline, as
+// slipway's verify-command gives them for the default signature format:
+// with the log off, and the key-only trust root that a bundle on the
+// digest makes cosign require.
+func keyVerifyArgs(t *testing.T, cmd, pub, ref string, flags ...string) []string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), sign.KeyTrustedRootFile)
+	if err := os.WriteFile(root, []byte(sign.KeyOnlyTrustedRoot), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{cmd, "--key", pub, "--insecure-ignore-tlog=true", "--trusted-root", root}
+	return append(append(args, flags...), ref)
 }
 
 // imageTags lists the tags of repo but cosign's (sha256-<hex>.sig, .att).

@@ -173,11 +173,11 @@ func TestImageRuns(t *testing.T) {
 func TestImageSignature(t *testing.T) {
 	e := testenv.Get(t)
 	img := e.SlipwayImage(t)
-	if out, err := testenv.Cosign(t, "verify", "--key", img.PublicKey, "--insecure-ignore-tlog=true", img.Ref); err != nil {
+	if out, err := testenv.Cosign(t, keyVerifyArgs(t, "verify", img.PublicKey, img.Ref)...); err != nil {
 		t.Errorf("cosign verify %s: %v\n%s", img.Ref, err, out)
 	}
 	for _, typ := range []string{"cyclonedx", "vuln"} {
-		if out, err := testenv.Cosign(t, "verify-attestation", "--key", img.PublicKey, "--insecure-ignore-tlog=true", "--type", typ, img.Ref); err != nil {
+		if out, err := testenv.Cosign(t, keyVerifyArgs(t, "verify-attestation", img.PublicKey, img.Ref, "--type", typ)...); err != nil {
 			t.Errorf("cosign verify-attestation --type %s %s: %v\n%s", typ, img.Ref, err, out)
 		}
 	}
