@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -136,4 +137,22 @@ func TestDryRunLocal(t *testing.T) {
 		testenv.Git(t, dir, "tag", tag)
 	}
 	checkDryRun(t, "local-tag", dir, with(nil, nil))
+}
+
+// A builder of several nodes: the plan names each node and the
+// platforms it builds, in JSON and for a person.
+func TestDryRunBuilderNodes(t *testing.T) {
+	dir := testenv.GitProject(t, map[string]string{"Dockerfile": "FROM scratch\n"})
+	testenv.Git(t, dir, "remote", "add", "origin", "https://github.com/octo-org/app.git")
+	env := with(nil, map[string]string{
+		"SLIPWAY_BUILDER":   "tcp://amd64:1234 platforms=linux/amd64\ntcp://arm64:1234 platforms=linux/arm64 tls-ca=/certs/ca.pem\nunix:///run/buildkit/buildkitd.sock fallback=true",
+		"SLIPWAY_PLATFORMS": "linux/amd64,linux/arm64,linux/riscv64",
+	})
+	checkDryRun(t, "local-nodes", dir, env)
+	r := slipway(t, dir, env, "run", "--dry-run")
+	for _, want := range []string{`builder\s+3 BuildKit nodes\n`, `node tcp://arm64:1234\s+linux/arm64\n`, `node unix:///run/buildkit/buildkitd.sock\s+linux/riscv64 \(fallback: may emulate\)\n`} {
+		if !regexp.MustCompile(want).MatchString(r.stderr + r.stdout) {
+			t.Errorf("the plan lacks %s:\n%s", want, r.stderr+r.stdout)
+		}
+	}
 }

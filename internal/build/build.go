@@ -22,6 +22,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
@@ -45,6 +46,9 @@ type Stage struct {
 	GHA GHACache
 	// Progress receives BuildKit's progress display (stderr).
 	Progress io.Writer
+	// ConnectNode connects to one node of a build on several; nil means
+	// its address, with its mTLS files.
+	ConnectNode func(context.Context, attrs.BuilderNode) (*Connection, error)
 }
 
 // GHACache is what BuildKit's GitHub Actions cache backend needs, from
@@ -86,6 +90,9 @@ type Upload interface {
 // is written keeps one export, whose digest is the one scanned and signed
 // locally and the one in every registry.
 func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.PublishPlan) (*pipeline.BuildResult, error) {
+	if len(b.Nodes) > 0 {
+		return s.buildOnNodes(ctx, b, pub)
+	}
 	start := time.Now()
 	kv, mounts, err := frontendAttrs(b)
 	if err != nil {
@@ -140,20 +147,11 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 		CacheExports:  cacheTo,
 		Session:       sess,
 	}
-	var steps Steps
-	ch := make(chan *client.SolveStatus)
-	var resp *client.SolveResponse
-	eg, egctx := errgroup.WithContext(ctx)
-	eg.Go(func() error {
-		var err error
-		resp, err = conn.Client.Solve(egctx, nil, opt, ch)
-		return err
-	})
-	eg.Go(func() error { return display(egctx, s.Progress, b.Progress, ch, &steps) })
-	if err := eg.Wait(); err != nil {
+	resp, steps, err := solve(ctx, conn, opt, s.Progress, b.Progress)
+	if err != nil {
 		return nil, describeSolveError(b, conn, err)
 	}
-	res, err := s.result(b, pub, layout, resp.ExporterResponse, &steps)
+	res, err := s.result(b, pub, layout, resp.ExporterResponse, steps)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +162,25 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// solve runs opt on conn, showing its progress on w in mode, and counts
+// the steps.
+func solve(ctx context.Context, conn *Connection, opt client.SolveOpt, w io.Writer, mode string) (*client.SolveResponse, *Steps, error) {
+	var steps Steps
+	ch := make(chan *client.SolveStatus)
+	var resp *client.SolveResponse
+	eg, egctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = conn.Client.Solve(egctx, nil, opt, ch)
+		return err
+	})
+	eg.Go(func() error { return display(egctx, w, mode, ch, &steps) })
+	if err := eg.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return resp, &steps, nil
 }
 
 // layoutExporter writes the result into the OCI layout's content store.
@@ -219,6 +236,15 @@ func (s *Stage) result(b *pipeline.BuildPlan, pub *pipeline.PublishPlan, layout 
 // describeSolveError names the builder and, for a Dockerfile error, the
 // file and line.
 func describeSolveError(b *pipeline.BuildPlan, conn *Connection, err error) error {
+	if fe := dockerfileError(b, err); fe != nil {
+		return fe
+	}
+	return fmt.Errorf("building %s on %s: %w", b.File, conn.Name, err)
+}
+
+// dockerfileError is err with the file and line of the Dockerfile
+// instruction that failed; nil when err names none.
+func dockerfileError(b *pipeline.BuildPlan, err error) error {
 	for _, src := range errdefs.Sources(err) {
 		if src.Info == nil || len(src.Ranges) == 0 || src.Ranges[0].Start == nil {
 			continue
@@ -229,5 +255,5 @@ func describeSolveError(b *pipeline.BuildPlan, conn *Connection, err error) erro
 		}
 		return fmt.Errorf("%s:%d: %w", file, src.Ranges[0].Start.Line, err)
 	}
-	return fmt.Errorf("building %s on %s: %w", b.File, conn.Name, err)
+	return nil
 }

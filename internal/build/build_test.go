@@ -1,15 +1,17 @@
 package build
 
 import (
-	"github.com/slipway-ci/slipway/internal/attrs"
-	"github.com/slipway-ci/slipway/internal/meta"
-
 	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/buildkit/client"
 	digest "github.com/opencontainers/go-digest"
+
+	"github.com/slipway-ci/slipway/internal/attrs"
+	"github.com/slipway-ci/slipway/internal/meta"
 )
 
 func TestCacheEntries(t *testing.T) {
@@ -95,5 +97,28 @@ func TestStepsCountsDockerfileStepsOnce(t *testing.T) {
 	s.observe(&client.SolveStatus{Vertexes: []*client.Vertex{v("c", "[build 2/3] RUN make", true)}})
 	if s.Total != 2 || s.Cached != 1 {
 		t.Errorf("steps = %d, cached %d; want 2, 1", s.Total, s.Cached)
+	}
+}
+
+// A node's registry cache gets its platforms in the tag, so that nodes
+// do not overwrite each other's cache manifest; other caches, and
+// references by digest, are kept.
+func TestNodeCache(t *testing.T) {
+	got := nodeCache([]attrs.Entry{
+		"registry.example.com/app:buildcache",
+		"type=registry,ref=registry.example.com/app,mode=max",
+		attrs.Entry("type=registry,ref=registry.example.com/app@sha256:" + strings.Repeat("a", 64)),
+		"type=gha,scope=app",
+		"type=local,src=/cache",
+	}, []string{"linux/arm64", "linux/arm/v7"})
+	want := []attrs.Entry{
+		"ref=registry.example.com/app:buildcache-linux-arm64_linux-arm-v7,type=registry",
+		"mode=max,ref=registry.example.com/app:linux-arm64_linux-arm-v7,type=registry",
+		attrs.Entry("type=registry,ref=registry.example.com/app@sha256:" + strings.Repeat("a", 64)),
+		"type=gha,scope=app",
+		"type=local,src=/cache",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("nodeCache =\n%q\nwant\n%q", got, want)
 	}
 }

@@ -55,7 +55,7 @@ type Config struct {
 	Provenance     string      `input:"provenance" default:"mode=min" desc:"Provenance attestation: false, true, mode=min or mode=max"`
 	SBOM           string      `input:"sbom" default:"false" desc:"BuildKit SBOM attestation: true, false, or generator=<image>"`
 	SBOMGenerator  string      `input:"sbom-generator" desc:"Image of the SBOM generator BuildKit runs (default BuildKit's own)"`
-	Builder        string      `input:"builder" envdefault:"BUILDKIT_HOST" desc:"BuildKit address (unix://, tcp://, docker-container://, kube-pod://); default BUILDKIT_HOST, then the Docker Engine, then an embedded buildkitd"`
+	Builder        string      `input:"builder" lines:"true" envdefault:"BUILDKIT_HOST" desc:"BuildKit address (unix://, tcp://, docker-container://, kube-pod://); default BUILDKIT_HOST, then the Docker Engine, then an embedded buildkitd. Several nodes, one per line, each building its platforms natively: <address> platforms=linux/arm64 [tls-ca= tls-cert= tls-key= tls-servername=] [fallback=true]"`
 	BuilderTLSCA   string      `input:"builder-tls-ca" envdefault:"BUILDKIT_TLS_CA" desc:"CA certificate file for a tcp:// builder (mTLS); default BUILDKIT_TLS_CA"`
 	BuilderTLSCert string      `input:"builder-tls-cert" envdefault:"BUILDKIT_TLS_CERT" desc:"Client certificate file for a tcp:// builder; default BUILDKIT_TLS_CERT"`
 	BuilderTLSKey  string      `input:"builder-tls-key" envdefault:"BUILDKIT_TLS_KEY" desc:"Client key file for a tcp:// builder; default BUILDKIT_TLS_KEY"`

@@ -299,6 +299,8 @@ func FuzzBuilder(f *testing.F) {
 		"unix:///run/buildkit/buildkitd.sock", "tcp://buildkitd:1234", "tcp://[::1]:1234", "docker-container://buildx_buildkit_default",
 		"kube-pod://buildkitd-0?namespace=ci", "podman-container://bk", "ssh://user@host", "npipe:////./pipe/buildkitd",
 		"ftp://x", "unix://", "UNIX:///x", "mybuilder", "/run/buildkit/buildkitd.sock", "%zz", "\x84", "",
+		"tcp://a:1234 platforms=linux/amd64\ntcp://b:1234 platforms=linux/arm64 tls-ca=/ca.pem", "tcp://a:1234 platforms=",
+		"tcp://a:1234 fallback=maybe", "tcp://a:1234 platforms=linux/amd64\n# a comment\n\ntcp://a:1234 fallback=true",
 	} {
 		f.Add(s)
 	}
@@ -317,6 +319,16 @@ func FuzzBuilder(f *testing.F) {
 			return
 		}
 		if b == "" {
+			return
+		}
+		if nodes, err := attrs.ParseBuilder(b); err != nil {
+			t.Fatalf("Validate accepts builder %q, which ParseBuilder refuses: %v", b, err)
+		} else if len(nodes) > 0 {
+			for _, n := range nodes {
+				if u, err := url.Parse(n.Address); err != nil || !slices.Contains(builderSchemes, u.Scheme) {
+					t.Fatalf("Validate accepts builder %q: node %q is not an address with a known scheme", b, n.Address)
+				}
+			}
 			return
 		}
 		if !strings.Contains(b, "://") {

@@ -20,9 +20,12 @@ const (
 
 // Input describes one input, read from the struct tags of Config.
 type Input struct {
-	Name    string
-	Kind    Kind
-	List    csvlist.Opts // how a KindList value is split
+	Name string
+	Kind Kind
+	List csvlist.Opts // how a KindList value is split
+	// Lines is a string input of one item per line (the builder's
+	// nodes): a .slipway.yaml list gives it one line per element.
+	Lines   bool
 	Default string
 	Secret  bool
 	Enum    []string
@@ -75,6 +78,7 @@ func Inputs() []Input {
 				Default: f.Tag.Get("default"),
 				Secret:  f.Tag.Get("secret") == "true",
 				Desc:    f.Tag.Get("desc"),
+				Lines:   f.Tag.Get("lines") == "true",
 				field:   i,
 
 				EnvDefault:    f.Tag.Get("envdefault"),

@@ -238,7 +238,7 @@ func nodeValue(in Input, v *yaml.Node) (string, error) {
 	case yaml.ScalarNode:
 		return scalar(v)
 	case yaml.SequenceNode:
-		if in.Kind != KindList {
+		if in.Kind != KindList && !in.Lines {
 			return "", fmt.Errorf("expected a single value, got a list")
 		}
 		lines := make([]string, 0, len(v.Content))

@@ -263,3 +263,31 @@ func TestGHACacheOutsideActionsIsAWarning(t *testing.T) {
 		t.Errorf("entries dropped on the runner: %q %q", l.CacheFrom, l.CacheTo)
 	}
 }
+
+// The builder's nodes in .slipway.yaml: a list, one node each, or a
+// block of lines, the same; another single-value input takes no list.
+func TestLoadBuilderNodesFromFile(t *testing.T) {
+	const want = "tcp://amd64:1234 platforms=linux/amd64\ntcp://arm64:1234 platforms=linux/arm64"
+	for _, doc := range []string{
+		"builder:\n  - tcp://amd64:1234 platforms=linux/amd64\n  - tcp://arm64:1234 platforms=linux/arm64\n",
+		"builder: |-\n  tcp://amd64:1234 platforms=linux/amd64\n  tcp://arm64:1234 platforms=linux/arm64\n",
+	} {
+		dir := t.TempDir()
+		writeFile(t, filepath.Join(dir, DefaultFile), doc)
+		l, err := Load(Options{Env: environ.Map(map[string]string{"SLIPWAY_CONTEXT": dir})})
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		if l.Builder != want {
+			t.Errorf("%s: builder = %q, want %q", doc, l.Builder, want)
+		}
+		if err := l.Validate(); err != nil {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, DefaultFile), "target:\n  - a\n  - b\n")
+	if _, err := Load(Options{Env: environ.Map(map[string]string{"SLIPWAY_CONTEXT": dir})}); err == nil || !strings.Contains(err.Error(), "target") {
+		t.Errorf("a list for target: %v, want an input error naming it", err)
+	}
+}

@@ -193,21 +193,17 @@ func (c *Config) validateAttestations() error {
 }
 
 func (c *Config) validateBuilder() error {
-	if c.Builder == "" {
-		return nil
-	}
-	if !strings.Contains(c.Builder, "://") {
-		return errs.Input("builder", "%q is not a BuildKit address (expected unix://, tcp://, docker-container:// or kube-pod://; for a buildx builder's container, docker-container://buildx_buildkit_<name>0)", c.Builder)
-	}
-	u, err := url.Parse(c.Builder)
+	nodes, err := attrs.ParseBuilder(c.Builder)
 	if err != nil {
-		return errs.Input("builder", "%q is not an address (expected unix://, tcp://, docker-container:// or kube-pod://)", c.Builder)
+		return errs.Input("builder", "%s", err.Error())
 	}
-	switch u.Scheme {
-	case "unix", "tcp", "docker-container", "kube-pod", "podman-container", "ssh", "npipe":
+	if len(nodes) == 0 {
 		return nil
 	}
-	return errs.Input("builder", "%q: unknown scheme %q (expected unix://, tcp://, docker-container:// or kube-pod://)", c.Builder, u.Scheme)
+	if _, err := attrs.AssignPlatforms(nodes, c.Platforms); err != nil {
+		return errs.Input("builder", "%s", err.Error())
+	}
+	return nil
 }
 
 func (c *Config) validateRetry() error {

@@ -83,8 +83,11 @@ type BuildPlan struct {
 	SBOM          string         `json:"sbom"`
 	SBOMGenerator string         `json:"sbom-generator,omitempty"`
 	Builder       string         `json:"builder"`
-	Progress      string         `json:"progress"`
-	OutputDir     string         `json:"output-dir"`
+	// Nodes are the BuildKit nodes of a build on several, each with the
+	// platforms it solves; none for one builder.
+	Nodes     []attrs.BuilderNode `json:"nodes,omitempty"`
+	Progress  string              `json:"progress"`
+	OutputDir string              `json:"output-dir"`
 	// SourceDateEpoch is SOURCE_DATE_EPOCH (Unix seconds) when set: a
 	// build argument unless one is given, as buildx does.
 	SourceDateEpoch string `json:"-"`
@@ -276,6 +279,13 @@ func Steps(p *Plan) []Step {
 	platforms := "the builder's platform"
 	if len(p.Build.Platforms) > 0 {
 		platforms = strings.Join(p.Build.Platforms, ", ")
+	}
+	if len(p.Build.Nodes) > 0 {
+		var on []string
+		for _, n := range p.Build.Nodes {
+			on = append(on, strings.Join(n.Platforms, ", ")+" on "+n.Address)
+		}
+		platforms = strings.Join(on, "; ") + ", all at once, into one index"
 	}
 	primary, push := p.Publish.Primary()
 	if push {

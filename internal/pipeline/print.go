@@ -63,6 +63,13 @@ func (p *Plan) WriteText(w io.Writer) error {
 	row("provenance", b.Provenance)
 	row("sbom", b.SBOM)
 	row("builder", b.Builder)
+	for _, n := range b.Nodes {
+		how := strings.Join(n.Platforms, ", ")
+		if n.Fallback {
+			how += " (fallback: may emulate)"
+		}
+		row("  node "+n.Address, how)
+	}
 	row("output dir", b.OutputDir)
 
 	section("Publish")

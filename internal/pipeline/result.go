@@ -43,6 +43,19 @@ type BuildResult struct {
 	// Steps counts the Dockerfile steps, CachedSteps those served from cache.
 	Steps       int `json:"steps"`
 	CachedSteps int `json:"cached-steps"`
+	// Nodes are, for a build on several BuildKit nodes, what each built.
+	Nodes []NodeBuild `json:"nodes,omitempty"`
+}
+
+// NodeBuild is what one node of a build on several built: its platforms
+// (its image, or its index of them, by digest) and how long it took.
+type NodeBuild struct {
+	Address     string        `json:"address"`
+	Platforms   []string      `json:"platforms"`
+	Digest      v1.Hash       `json:"digest"`
+	Duration    time.Duration `json:"duration"`
+	Steps       int           `json:"steps"`
+	CachedSteps int           `json:"cached-steps"`
 }
 
 // DigestStr is the digest as outputs render it: "" in a dry run.

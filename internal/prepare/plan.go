@@ -89,6 +89,9 @@ func planBuild(l *config.Loaded, md *meta.Result) (pipeline.BuildPlan, error) {
 		Builder: builderName(cfg), Progress: cfg.Progress, OutputDir: cfg.OutputDir,
 		Labels: labelMap(md), Annotations: md.Annotations,
 	}
+	if err := planNodes(cfg, &b); err != nil {
+		return pipeline.BuildPlan{}, err
+	}
 	if !l.Now.IsZero() {
 		b.SourceDateEpoch = strconv.FormatInt(l.Now.Unix(), 10)
 	}
@@ -112,6 +115,36 @@ func planBuild(l *config.Loaded, md *meta.Result) (pipeline.BuildPlan, error) {
 	}
 	b.BuildArgs = pipeline.NonNil(b.BuildArgs)
 	return b, nil
+}
+
+// planNodes gives each node of a builder of several the platforms it
+// builds (the builder-tls-* inputs are the mTLS of a node that names
+// none), and the plan every node's platforms when none are given.
+func planNodes(cfg *config.Config, b *pipeline.BuildPlan) error {
+	nodes, err := attrs.ParseBuilder(cfg.Builder)
+	if err == nil && len(nodes) > 0 {
+		nodes, err = attrs.AssignPlatforms(nodes, cfg.Platforms)
+	}
+	if err != nil {
+		return errs.Input("builder", "%s", err.Error())
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	global := attrs.NodeTLS{CA: cfg.BuilderTLSCA, Cert: cfg.BuilderTLSCert, Key: cfg.BuilderTLSKey, ServerName: cfg.BuilderTLSName}
+	var platforms []string
+	for i := range nodes {
+		if nodes[i].TLS == (attrs.NodeTLS{}) {
+			nodes[i].TLS = global
+		}
+		platforms = append(platforms, nodes[i].Platforms...)
+	}
+	if len(b.Platforms) == 0 {
+		b.Platforms = platforms
+	}
+	b.Nodes = nodes
+	b.Builder = fmt.Sprintf("%d BuildKit nodes", len(nodes))
+	return nil
 }
 
 func builderName(cfg *config.Config) string {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway-ci/slipway/internal/artifact"
+	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/environ"
@@ -399,5 +401,33 @@ func TestPlanBundleLimits(t *testing.T) {
 		if err := l.Validate(); !errors.As(err, &ie) || ie.Input != "timestamp-server-url" {
 			t.Errorf("%v: %v, want an input error for timestamp-server-url", flags, err)
 		}
+	}
+}
+
+// A builder of several nodes plans each node's platforms (the
+// builder-tls-* inputs as the mTLS of a node that names none) and, with
+// no platforms given, builds every node's; a platform no node builds is
+// bad input naming builder.
+func TestPlanBuilderNodes(t *testing.T) {
+	const nodes = "tcp://amd64:1234 platforms=linux/amd64\ntcp://arm64:1234 platforms=linux/arm64 tls-ca=/arm/ca.pem"
+	cfg := loaded(t, map[string]string{"builder": nodes, "builder-tls-ca": "/ci/ca.pem"})
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []attrs.BuilderNode{
+		{Address: "tcp://amd64:1234", Platforms: []string{"linux/amd64"}, TLS: attrs.NodeTLS{CA: "/ci/ca.pem"}},
+		{Address: "tcp://arm64:1234", Platforms: []string{"linux/arm64"}, TLS: attrs.NodeTLS{CA: "/arm/ca.pem"}},
+	}
+	if !reflect.DeepEqual(p.Build.Nodes, want) || !slices.Equal(p.Build.Platforms, []string{"linux/amd64", "linux/arm64"}) || p.Build.Builder != "2 BuildKit nodes" {
+		t.Errorf("nodes %+v, platforms %v, builder %q", p.Build.Nodes, p.Build.Platforms, p.Build.Builder)
+	}
+	l, err := config.Load(config.Options{Flags: map[string]string{"builder": nodes, "platforms": "linux/arm64,linux/s390x"}, Env: environ.Map(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ie *errs.InputError
+	if err := l.Validate(); !errors.As(err, &ie) || ie.Input != "builder" || !strings.Contains(err.Error(), "linux/s390x") {
+		t.Errorf("a platform no node builds: %v", err)
 	}
 }

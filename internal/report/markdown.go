@@ -168,6 +168,12 @@ func images(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 		fmt.Fprintf(b, "; cache: %d of %d steps cached (%d%%)", bd.CachedSteps, bd.Steps, bd.CachedSteps*100/bd.Steps)
 	}
 	b.WriteString(".\n")
+	if len(bd.Nodes) > 0 {
+		b.WriteString("\n| BuildKit node | built | in | steps cached |\n|---|---|---:|---:|\n")
+		for _, n := range bd.Nodes {
+			fmt.Fprintf(b, "| %s | %s | %s | %d of %d |\n", code(n.Address), esc(strings.Join(n.Platforms, ", ")), duration(n.Duration), n.CachedSteps, n.Steps)
+		}
+	}
 }
 
 // tagCell lists the tags moved in repo, or says why they did not move.

@@ -118,6 +118,9 @@ func (n *Notifier) logSummary(p *pipeline.Plan, r *pipeline.Result, cs CommentSt
 		for _, pi := range bd.Platforms {
 			fmt.Fprintf(&b, "    %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
 		}
+		for _, n := range bd.Nodes {
+			fmt.Fprintf(&b, "    node %s built %s in %s\n", n.Address, strings.Join(n.Platforms, ", "), duration(n.Duration))
+		}
 		for _, img := range r.Images {
 			fmt.Fprintf(&b, "  pushed %s", img.Ref)
 			if len(img.Tags) > 0 {

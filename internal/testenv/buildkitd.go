@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,23 @@ type Buildkitd struct {
 	CA, ClientCert, ClientKey string
 	// Log is the daemon's log file.
 	Log string
+	// Platforms are those its worker builds; nil for every platform
+	// it can (through QEMU too).
+	Platforms []string
+
+	e          *Env
+	clientArgs []string
+	proc       *os.Process
+}
+
+// BuildkitdOptions say how StartBuildkitdWith starts a buildkitd.
+type BuildkitdOptions struct {
+	// TLS listens on 127.0.0.1 over TCP, for clients holding a
+	// certificate of its own CA; else on a unix socket.
+	TLS bool
+	// Platforms restricts its worker to these platforms
+	// (--oci-worker-platform), as a node building only its own.
+	Platforms []string
 }
 
 // StartBuildkitd starts a buildkitd with the environment's binary that
@@ -38,6 +56,14 @@ type Buildkitd struct {
 // certificate of its own CA. It returns once the daemon answers.
 func (e *Env) StartBuildkitd(t testing.TB, tlsTCP bool) *Buildkitd {
 	t.Helper()
+	return e.StartBuildkitdWith(t, BuildkitdOptions{TLS: tlsTCP})
+}
+
+// StartBuildkitdWith starts a buildkitd as StartBuildkitd does, as opts
+// say.
+func (e *Env) StartBuildkitdWith(t testing.TB, opts BuildkitdOptions) *Buildkitd {
+	t.Helper()
+	tlsTCP := opts.TLS
 	// A short directory: it holds unix sockets.
 	state, err := os.MkdirTemp("", "slipway-bk-")
 	if err != nil {
@@ -49,9 +75,12 @@ func (e *Env) StartBuildkitd(t testing.TB, tlsTCP bool) *Buildkitd {
 	if err := os.WriteFile(filepath.Join(state, "buildkitd.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bk := &Buildkitd{Addr: "unix://" + filepath.Join(state, "buildkitd.sock"), Log: filepath.Join(state, "buildkitd.log")}
+	bk := &Buildkitd{Addr: "unix://" + filepath.Join(state, "buildkitd.sock"), Log: filepath.Join(state, "buildkitd.log"), Platforms: opts.Platforms, e: e}
 	args := []string{"--root", filepath.Join(state, "root"), "--otel-socket-path", filepath.Join(state, "otel.sock"),
 		"--config", filepath.Join(state, "buildkitd.toml"), "--oci-worker=true", "--containerd-worker=false"}
+	for _, p := range opts.Platforms {
+		args = append(args, "--oci-worker-platform", p)
+	}
 	var clientArgs []string
 	if tlsTCP {
 		pki := filepath.Join(state, "pki")
@@ -79,6 +108,7 @@ func (e *Env) StartBuildkitd(t testing.TB, tlsTCP bool) *Buildkitd {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting buildkitd: %v", err)
 	}
+	bk.proc, bk.clientArgs = cmd.Process, clientArgs
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
@@ -109,6 +139,26 @@ func (e *Env) StartBuildkitd(t testing.TB, tlsTCP bool) *Buildkitd {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// Kill stops the daemon at once (SIGKILL, by its PID), as a node lost
+// mid-build.
+func (b *Buildkitd) Kill() error { return b.proc.Kill() }
+
+// Buildctl runs the environment's buildctl against this daemon and
+// returns its standard output.
+func (b *Buildkitd) Buildctl(t testing.TB, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, b.e.BuildctlPath, append(append([]string{"--addr", b.Addr}, b.clientArgs...), args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("buildctl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
 }
 
 // writePKI writes a CA, a server certificate for 127.0.0.1 and a client
