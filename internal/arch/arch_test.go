@@ -18,7 +18,7 @@ var heavy = []string{
 // light are the packages whose test binaries must not link them.
 var light = []string{
 	"./internal/ci/...", "./internal/config", "./internal/csvlist", "./internal/environ", "./internal/errs",
-	"./internal/meta", "./internal/ocilayout", "./internal/pipeline", "./internal/registry",
+	"./internal/meta", "./internal/ocilayout", "./internal/partial", "./internal/pipeline", "./internal/registry",
 	"./internal/report", "./internal/semver", "./internal/version",
 }
 
@@ -52,6 +52,7 @@ var fences = map[string][]string{
 	"./internal/sign":     {"internal/config", "internal/prepare"},
 	"./internal/scan":     {"internal/config", "internal/prepare"},
 	"./internal/report":   {"internal/prepare"},
+	"./internal/partial":  {"internal/config", "internal/prepare"},
 }
 
 func TestFences(t *testing.T) {

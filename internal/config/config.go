@@ -78,6 +78,8 @@ type Config struct {
 	ScanDBRepository []string `input:"scan-db-repository" list:"comma" desc:"Vulnerability DB repositories (default Trivy's: mirror.gcr.io, then ghcr.io)"`
 	ScanSkipDBUpdate bool     `input:"scan-skip-db-update" default:"false" desc:"Use the vulnerability DB in the cache without updating it"`
 
+	Partial bool `input:"partial" default:"false" desc:"One platform's job of a CI matrix: build, push by digest and scan that platform only, and record the result (the partial-result output) for slipway merge, which gates, signs and tags the index; no tag, no signature here"`
+
 	// Sign (sigstore/cosign)
 	Sign               mode.Switch          `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
 	CosignKey          string               `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`

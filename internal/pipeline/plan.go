@@ -32,6 +32,10 @@ type Plan struct {
 	Sign     SignPlan     `json:"sign"`
 	Report   ReportPlan   `json:"report"`
 	Steps    []Step       `json:"steps"`
+	// Partial is one platform's job of a matrix: built, pushed by digest
+	// and scanned, its result recorded for slipway merge, which gates,
+	// signs and tags the index.
+	Partial bool `json:"partial,omitempty"`
 	// Warnings are what the plan will do that a user should know; the
 	// run's result starts with them.
 	Warnings []string `json:"warnings,omitempty"`
@@ -258,6 +262,7 @@ const (
 	StageVerify Stage = "verify"
 	StageCopy   Stage = "copy"
 	StageTag    Stage = "tag"
+	StageRecord Stage = "record"
 	StageReport Stage = "report"
 )
 
@@ -292,6 +297,14 @@ func Steps(p *Plan) []Step {
 		add(StageBuild, "build %s for %s and push by digest (no tag) to %s", p.Build.File, platforms, primary)
 	} else {
 		add(StageBuild, "build %s for %s into %s (no push: %s)", p.Build.File, platforms, p.Build.OutputDir, p.Publish.Reason)
+	}
+	if p.Partial {
+		if p.Scan.Enabled {
+			add(StageScan, "scan %s from the local OCI layout with Trivy (the merge applies the gate)", platforms)
+		}
+		add(StageRecord, "record %s's manifest and scan as a referrer of it, for slipway merge (no tag, no signature: the merge's)", platforms)
+		add(StageReport, "write outputs (partial-result) and summary; %s", p.Report.Comment)
+		return s
 	}
 	if p.Scan.Enabled {
 		add(StageScan, "scan every platform from the local OCI layout with Trivy")

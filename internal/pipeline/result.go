@@ -20,6 +20,8 @@ type Result struct {
 	Build  *BuildResult `json:"build,omitempty"`
 	Scan   *ScanResult  `json:"scan,omitempty"`
 	Sign   *SignResult  `json:"sign,omitempty"`
+	// Partial is a partial run's result, for slipway merge.
+	Partial *PartialResult `json:"partial,omitempty"`
 	// Images is every repository the digest reached, with the tags moved
 	// there (empty until its tag step is done).
 	Images []PublishedImage `json:"images,omitempty"`
@@ -29,6 +31,25 @@ type Result struct {
 	// Failed is the step that failed and Error why; nil on success.
 	Failed *Step  `json:"failed,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// PartialResult is what a partial run leaves for slipway merge: its
+// platform's image, and the record of its scan, a referrer of it.
+type PartialResult struct {
+	Platform string `json:"platform"`
+	// Image is what the build pushed, by digest: an index of the image
+	// and its attestation manifests, or the image alone.
+	Image name.Digest `json:"image"`
+	// Manifest is the platform image's manifest.
+	Manifest v1.Hash `json:"manifest"`
+	// Record is the record artifact, by digest.
+	Record name.Digest `json:"record"`
+}
+
+// Line is the partial result as slipway merge's from input takes it:
+// "<platform> <manifest digest> <record digest>".
+func (p *PartialResult) Line() string {
+	return p.Platform + " " + p.Manifest.String() + " " + p.Record.DigestStr()
 }
 
 // BuildResult is what the build stage produced.

@@ -51,6 +51,12 @@ type Tagger interface {
 	Tag(ctx context.Context, d name.Digest, tags []name.Tag) error
 }
 
+// Recorder records a partial run's platform image and scan, for slipway
+// merge, in the repository the build pushed to.
+type Recorder interface {
+	Record(ctx context.Context, repo name.Repository, built *BuildResult, scanned *ScanResult) (*PartialResult, error)
+}
+
 // Notifier reports the result (outputs, summary, comment).
 type Notifier interface {
 	Notify(ctx context.Context, p *Plan, r *Result) error
@@ -63,6 +69,7 @@ type Stages struct {
 	Signer   Signer
 	Copier   Copier
 	Tagger   Tagger
+	Recorder Recorder
 	Notifier Notifier
 }
 
@@ -133,6 +140,9 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 		if err == nil {
 			r.tagged(step.Repository, tags)
 		}
+	case StageRecord:
+		primary, _ := p.Publish.Primary()
+		r.Partial, err = st.Recorder.Record(ctx, primary, r.Build, r.Scan)
 	case StageReport:
 		err = st.Notifier.Notify(ctx, p, r)
 	default:
@@ -192,7 +202,7 @@ func (r *Result) tagged(repo name.Repository, tags []name.Tag) {
 // the --dry-run set, after ko's nopPublisher.
 func Nop(w io.Writer) Stages {
 	n := nop{w}
-	return Stages{Builder: n, Scanner: n, Signer: n, Copier: n, Tagger: n, Notifier: n}
+	return Stages{Builder: n, Scanner: n, Signer: n, Copier: n, Tagger: n, Recorder: n, Notifier: n}
 }
 
 type nop struct{ w io.Writer }
@@ -234,6 +244,11 @@ func (n nop) Tag(_ context.Context, d name.Digest, tags []name.Tag) error {
 	}
 	n.say("tag %s with %v", d.Context(), names)
 	return nil
+}
+
+func (n nop) Record(_ context.Context, repo name.Repository, _ *BuildResult, _ *ScanResult) (*PartialResult, error) {
+	n.say("record the platform's manifest and scan in %s", repo)
+	return nil, nil
 }
 
 func (n nop) Notify(_ context.Context, p *Plan, _ *Result) error {

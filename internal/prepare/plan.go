@@ -51,6 +51,11 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 	if p.Sign, err = planSign(cfg, in.Config.OIDC, p.Publish.Push); err != nil {
 		return nil, err
 	}
+	if cfg.Partial {
+		if err := planPartial(p); err != nil {
+			return nil, err
+		}
+	}
 	if s := p.Sign; s.Enabled && s.Format.Bundle() {
 		if s.Mode == mode.Keyless && s.TlogUpload && s.RekorVersion == 2 && s.TimestampURL == "" {
 			return nil, errs.Input("timestamp-server-url", "keyless signing with a Rekor v2 log needs a timestamp authority: Rekor v2 entries carry no time, and the certificate is valid for minutes (expected timestamp-server-url, e.g. https://timestamp.sigstore.dev/api/v1/timestamp, or rekor-version: 1)")
@@ -62,6 +67,24 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 	p.Report = planReport(cfg, c)
 	p.Steps = pipeline.Steps(p)
 	return p, nil
+}
+
+// planPartial makes p one platform's job of a matrix: its one platform
+// built, pushed by digest and scanned, no signature (slipway merge signs
+// the index, and would find none of the platform's to keep).
+func planPartial(p *pipeline.Plan) error {
+	if n := len(p.Build.Platforms); n != 1 {
+		return errs.Input("partial", "a partial run builds one platform, got %d (expected platforms with one, e.g. linux/arm64: one job per platform, then slipway merge)", n)
+	}
+	if !p.Publish.Push {
+		return errs.Input("partial", "a partial run pushes its platform by digest for slipway merge, but nothing is pushed (%s)", p.Publish.Reason)
+	}
+	if len(p.Build.Nodes) > 0 {
+		return errs.Input("partial", "a partial run builds one platform on one builder, but builder lists %d nodes", len(p.Build.Nodes))
+	}
+	p.Partial = true
+	p.Sign = pipeline.SignPlan{Reason: "partial: slipway merge signs and attests the index"}
+	return nil
 }
 
 func labelMap(md *meta.Result) map[string]string {

@@ -431,3 +431,31 @@ func TestPlanBuilderNodes(t *testing.T) {
 		t.Errorf("a platform no node builds: %v", err)
 	}
 }
+
+// A partial run builds one platform, pushed, and signs nothing (even with
+// a key): build, scan, record, report; with several platforms, or no
+// push, it is bad input naming partial.
+func TestPlanPartial(t *testing.T) {
+	cfg := loaded(t, map[string]string{"partial": "true", "platforms": "linux/arm64", "cosign-key": "k", "scan": "true"})
+	p, err := Plan(Inputs{Config: cfg, CI: pushCtx, Meta: metaResult()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	for _, s := range p.Steps {
+		stages = append(stages, string(s.Stage))
+	}
+	if !p.Partial || p.Sign.Enabled || strings.Join(stages, " ") != "build scan record report" {
+		t.Errorf("partial %v, sign %+v, steps %v", p.Partial, p.Sign, stages)
+	}
+	for _, flags := range []map[string]string{
+		{"partial": "true", "platforms": "linux/amd64,linux/arm64"},
+		{"partial": "true", "platforms": "linux/arm64", "push": "false"},
+	} {
+		_, err := Plan(Inputs{Config: loaded(t, flags), CI: pushCtx, Meta: metaResult()})
+		var ie *errs.InputError
+		if !errors.As(err, &ie) || ie.Input != "partial" {
+			t.Errorf("%v: %v, want an input error for partial", flags, err)
+		}
+	}
+}

@@ -177,10 +177,21 @@ func Dotenv(p *pipeline.Plan, r *pipeline.Result, reportPath string, f facts) st
 	}
 	kv = append(kv, [2]string{config.ResultEnvPrefix + "SIGNATURE", f.signature}, [2]string{config.ResultEnvPrefix + "VERIFY_COMMAND", verify},
 		[2]string{config.ResultEnvPrefix + "REPORT", reportPath})
+	if pr := r.Partial; pr != nil {
+		// Named by platform: the merge job's needs: take every matrix
+		// job's dotenv, and one name would keep only the last.
+		kv = append(kv, [2]string{PartialEnvName(pr.Platform), pr.Line()})
+	}
 	for i := range kv {
 		kv[i][1] = strings.Join(strings.Fields(kv[i][1]), " ")
 	}
 	return ci.FormatDotenv(kv)
+}
+
+// PartialEnvName is the slipway.env variable of a partial run's result
+// for platform: SLIPWAY_RESULT_PARTIAL_LINUX_ARM64.
+func PartialEnvName(platform string) string {
+	return config.ResultEnvPrefix + "PARTIAL_" + strings.ToUpper(strings.NewReplacer("/", "_", "-", "_", ".", "_").Replace(platform))
 }
 
 // writeFiles writes the report file, the summary and the dotenv file

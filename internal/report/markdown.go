@@ -122,6 +122,9 @@ func body(p *pipeline.Plan, r *pipeline.Result, rows []findingRow, n int) string
 	images(&b, p, r)
 	scan(&b, p, r, rows, n)
 	sign(&b, p, r)
+	if pr := r.Partial; pr != nil {
+		fmt.Fprintf(&b, "\n### Partial result\n\n%s recorded as %s, for `slipway merge` (its `from`): %s\n", code(pr.Platform), code(pr.Record.String()), code(pr.Line()))
+	}
 	if len(r.Warnings) > 0 {
 		b.WriteString("\n### Warnings\n\n")
 		for _, w := range r.Warnings {

@@ -63,6 +63,9 @@ func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary name.Repo
 		add("sbom", strings.Join(f.sbom, "\n"))
 		add("sarif", strings.Join(f.sarif, "\n"))
 	}
+	if pr := r.Partial; pr != nil {
+		add("partial-result", pr.Line())
+	}
 	add("report", reportPath)
 	if s := r.Sign; s != nil {
 		add("signature", f.signature)

@@ -19,6 +19,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/mode"
+	"github.com/slipway-ci/slipway/internal/partial"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/prepare"
 	"github.com/slipway-ci/slipway/internal/registry"
@@ -81,6 +82,7 @@ func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Signer:   signer,
 		Copier:   &registry.Copier{Keychain: keychain, Transport: tr},
 		Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},
+		Recorder: &partial.Recorder{Keychain: keychain, Transport: tr, RunURL: prep.Plan.CI.RunURL},
 		Notifier: &report.Notifier{Outputs: out, Log: log, CI: prep.CI, Meta: prep.Meta, Comment: prep.Plan.Report.CommentMode, GitLabToken: cfg.GitLabToken},
 	}, nil
 }
