@@ -129,7 +129,7 @@ func TestBuildOnTwoNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| BuildKit node | built | in | steps cached |", "| `" + amd.Addr + "` | linux/amd64 |", "| `" + arm.Addr + "` | linux/arm64 |"} {
+	for _, want := range []string{"| built by | platforms | in | steps cached |", "| `" + amd.Addr + "` | linux/amd64 |", "| `" + arm.Addr + "` | linux/arm64 |"} {
 		if !strings.Contains(string(summary), want) {
 			t.Errorf("the summary has no %q:\n%s", want, summary)
 		}

@@ -194,7 +194,7 @@ func assembleIndex(dir string, heads []v1.Hash, b *pipeline.BuildPlan) (v1.Hash,
 				return v1.Hash{}, nil, fmt.Errorf("reading the platform of %s: %w", h, err)
 			}
 			d := v1.Descriptor{MediaType: probe.MediaType, Size: int64(len(raw)), Digest: h, Platform: platform}
-			images = append(images, mutate.IndexAddendum{Add: described{d}, Descriptor: d})
+			images = append(images, mutate.IndexAddendum{Add: ocilayout.Described(d), Descriptor: d})
 			continue
 		}
 		m, err := v1.ParseIndexManifest(bytes.NewReader(raw))
@@ -202,7 +202,7 @@ func assembleIndex(dir string, heads []v1.Hash, b *pipeline.BuildPlan) (v1.Hash,
 			return v1.Hash{}, nil, fmt.Errorf("reading %s: %w", h, err)
 		}
 		for _, d := range m.Manifests {
-			add := mutate.IndexAddendum{Add: described{d}, Descriptor: d}
+			add := mutate.IndexAddendum{Add: ocilayout.Described(d), Descriptor: d}
 			if ocilayout.IsAttestation(d) {
 				attestations = append(attestations, add)
 			} else {
@@ -274,14 +274,6 @@ func manifestPlatform(lp layout.Path, raw []byte) (*v1.Platform, error) {
 	}
 	return cf.Platform(), nil
 }
-
-// described is a manifest known by its descriptor only, as an index
-// lists it: its blobs are in the layout already.
-type described struct{ d v1.Descriptor }
-
-func (d described) MediaType() (types.MediaType, error) { return d.d.MediaType, nil }
-func (d described) Digest() (v1.Hash, error)            { return d.d.Digest, nil }
-func (d described) Size() (int64, error)                { return d.d.Size, nil }
 
 // nodeCache gives a node's platforms their own registry cache: a
 // type=registry ref gets the platforms in its tag (ref:tag-linux-arm64,

@@ -78,7 +78,8 @@ type Config struct {
 	ScanDBRepository []string `input:"scan-db-repository" list:"comma" desc:"Vulnerability DB repositories (default Trivy's: mirror.gcr.io, then ghcr.io)"`
 	ScanSkipDBUpdate bool     `input:"scan-skip-db-update" default:"false" desc:"Use the vulnerability DB in the cache without updating it"`
 
-	Partial bool `input:"partial" default:"false" desc:"One platform's job of a CI matrix: build, push by digest and scan that platform only, and record the result (the partial-result output) for slipway merge, which gates, signs and tags the index; no tag, no signature here"`
+	From    []string `input:"from" list:"lines" comment:"#" desc:"For slipway merge: the partial runs' partial-result outputs, one per line (<platform> <manifest digest> <record digest>); default: every SLIPWAY_RESULT_PARTIAL_* variable (the partial jobs' slipway.env, through GitLab's needs:)"`
+	Partial bool     `input:"partial" default:"false" desc:"One platform's job of a CI matrix: build, push by digest and scan that platform only, and record the result (the partial-result output) for slipway merge, which gates, signs and tags the index; no tag, no signature here"`
 
 	// Sign (sigstore/cosign)
 	Sign               mode.Switch          `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`

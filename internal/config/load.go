@@ -258,6 +258,27 @@ func nodeValue(in Input, v *yaml.Node) (string, error) {
 	}
 }
 
+// PartialResults are the partial runs' results that SLIPWAY_RESULT_PARTIAL_*
+// variables hold (the partial jobs' slipway.env, which GitLab passes to
+// a merge job that needs them), by variable name.
+func (l *Loaded) PartialResults() []string {
+	var keys []string
+	vals := map[string]string{}
+	for _, kv := range l.env.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, ResultEnvPrefix+"PARTIAL_") && strings.TrimSpace(v) != "" {
+			keys = append(keys, k)
+			vals[k] = v
+		}
+	}
+	sort.Strings(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = vals[k]
+	}
+	return out
+}
+
 // ResultEnvPrefix starts the names of the variables slipway.env passes to
 // later GitLab jobs (SLIPWAY_RESULT_DIGEST, ...): no input has that prefix,
 // and they are not warned about, so a later slipway job is not configured

@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // AttestationRefType is the annotation BuildKit puts on the index entries
@@ -173,3 +174,20 @@ func findIndex(idx v1.ImageIndex, h v1.Hash) (v1.ImageIndex, error) {
 	}
 	return nil, fmt.Errorf("no image index %s", h)
 }
+
+// Described is a manifest known by its descriptor alone, as an index
+// lists it (its blobs are where the index goes already): what
+// mutate.AppendManifests takes to list it in a new index.
+func Described(d v1.Descriptor) interface {
+	MediaType() (types.MediaType, error)
+	Digest() (v1.Hash, error)
+	Size() (int64, error)
+} {
+	return described{d}
+}
+
+type described struct{ d v1.Descriptor }
+
+func (d described) MediaType() (types.MediaType, error) { return d.d.MediaType, nil }
+func (d described) Digest() (v1.Hash, error)            { return d.d.Digest, nil }
+func (d described) Size() (int64, error)                { return d.d.Size, nil }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/meta"
@@ -36,6 +37,9 @@ type Plan struct {
 	// and scanned, its result recorded for slipway merge, which gates,
 	// signs and tags the index.
 	Partial bool `json:"partial,omitempty"`
+	// Merge is slipway merge: the index of the partial runs' images
+	// (Build.From), gated on their recorded scans, signed and tagged.
+	Merge bool `json:"merge,omitempty"`
 	// Warnings are what the plan will do that a user should know; the
 	// run's result starts with them.
 	Warnings []string `json:"warnings,omitempty"`
@@ -87,6 +91,9 @@ type BuildPlan struct {
 	SBOM          string         `json:"sbom"`
 	SBOMGenerator string         `json:"sbom-generator,omitempty"`
 	Builder       string         `json:"builder"`
+	// From are, for slipway merge, the partial runs whose images the
+	// index assembles, in platforms order; none for a build.
+	From []PartialSource `json:"from,omitempty"`
 	// Nodes are the BuildKit nodes of a build on several, each with the
 	// platforms it solves; none for one builder.
 	Nodes     []attrs.BuilderNode `json:"nodes,omitempty"`
@@ -98,6 +105,15 @@ type BuildPlan struct {
 	// Labels and annotations come from the metadata.
 	Labels      map[string]string `json:"-"`
 	Annotations []meta.Annotation `json:"-"`
+}
+
+// PartialSource is one line of slipway merge's from: a partial run's
+// platform, its image manifest and its record, by digest, in the
+// repository merged into.
+type PartialSource struct {
+	Platform string  `json:"platform"`
+	Manifest v1.Hash `json:"manifest"`
+	Record   v1.Hash `json:"record"`
 }
 
 // BuildArg is one build argument with its value. It prints and encodes
@@ -293,9 +309,12 @@ func Steps(p *Plan) []Step {
 		platforms = strings.Join(on, "; ") + ", all at once, into one index"
 	}
 	primary, push := p.Publish.Primary()
-	if push {
+	switch {
+	case p.Merge:
+		add(StageBuild, "assemble the index of %s from the partial runs' images in %s (their records read by digest, no layer) and push it by digest (no tag)", platforms, primary)
+	case push:
 		add(StageBuild, "build %s for %s and push by digest (no tag) to %s", p.Build.File, platforms, primary)
-	} else {
+	default:
 		add(StageBuild, "build %s for %s into %s (no push: %s)", p.Build.File, platforms, p.Build.OutputDir, p.Publish.Reason)
 	}
 	if p.Partial {
@@ -307,7 +326,11 @@ func Steps(p *Plan) []Step {
 		return s
 	}
 	if p.Scan.Enabled {
-		add(StageScan, "scan every platform from the local OCI layout with Trivy")
+		if p.Merge {
+			add(StageScan, "read every platform's scan from its partial run's record (no pull, no re-scan)")
+		} else {
+			add(StageScan, "scan every platform from the local OCI layout with Trivy")
+		}
 		if p.Scan.Fail {
 			add(StageGate, "fail before any tag moves on a %s vulnerability", strings.Join(severity.Strings(p.Scan.Severity), " or "))
 		} else {

@@ -1,13 +1,16 @@
 package prepare
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/ci"
@@ -24,6 +27,8 @@ type Inputs struct {
 	Config *config.Loaded
 	CI     *ci.Context
 	Meta   *meta.Result
+	// Merge plans slipway merge: the index of the partial runs' images.
+	Merge bool
 }
 
 // Plan translates the inputs into the plan. It contacts nothing. Errors
@@ -52,7 +57,15 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 		return nil, err
 	}
 	if cfg.Partial {
+		if in.Merge {
+			return nil, errs.Input("partial", "slipway merge assembles the partial runs' index; partial is for the runs themselves (expected partial: false)")
+		}
 		if err := planPartial(p); err != nil {
+			return nil, err
+		}
+	}
+	if in.Merge {
+		if err := planMerge(in.Config, p); err != nil {
 			return nil, err
 		}
 	}
@@ -84,6 +97,56 @@ func planPartial(p *pipeline.Plan) error {
 	}
 	p.Partial = true
 	p.Sign = pipeline.SignPlan{Reason: "partial: slipway merge signs and attests the index"}
+	return nil
+}
+
+// planMerge makes p slipway merge's: the index of the partial runs that
+// from (or their SLIPWAY_RESULT_PARTIAL_* variables) names, assembled in
+// the first repository, where they pushed; gated on their recorded
+// scans, then signed and tagged as a run's.
+func planMerge(l *config.Loaded, p *pipeline.Plan) error {
+	lines := l.From
+	if len(lines) == 0 {
+		lines = l.PartialResults()
+	}
+	if len(lines) == 0 {
+		return errs.Input("from", "slipway merge needs the partial runs' results (expected from: their partial-result outputs, one per line, or SLIPWAY_RESULT_PARTIAL_* variables from their slipway.env)")
+	}
+	var srcs []pipeline.PartialSource
+	var platforms []string
+	for _, line := range lines {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return errs.Input("from", "%q is not a partial-result line (expected <platform> <manifest digest> <record digest>)", line)
+		}
+		if _, err := v1.ParsePlatform(f[0]); err != nil {
+			return errs.Input("from", "%q: platform %q: %v", line, f[0], err)
+		}
+		m, err1 := v1.NewHash(f[1])
+		r, err2 := v1.NewHash(f[2])
+		if err := errors.Join(err1, err2); err != nil {
+			return errs.Input("from", "%q: %v (expected sha256:<hex> digests)", line, err)
+		}
+		if slices.Contains(platforms, f[0]) {
+			return errs.Input("from", "%s is given twice", f[0])
+		}
+		srcs = append(srcs, pipeline.PartialSource{Platform: f[0], Manifest: m, Record: r})
+		platforms = append(platforms, f[0])
+	}
+	if len(l.Platforms) > 0 && !slices.Equal(slices.Sorted(slices.Values(l.Platforms)), slices.Sorted(slices.Values(platforms))) {
+		return errs.Input("from", "the partial runs built %s, but platforms is %s", strings.Join(platforms, ", "), strings.Join(l.Platforms, ", "))
+	}
+	if !p.Publish.Push {
+		return errs.Input("from", "slipway merge pushes the index where the partial runs pushed, but nothing is pushed (%s)", p.Publish.Reason)
+	}
+	if n := len(p.Publish.Repositories); n > 1 {
+		return errs.Input("images", "slipway merge assembles the index in the first repository, where the partial runs pushed; got %d (expected one image; copy the result to others with a later run)", n)
+	}
+	if len(p.Build.Nodes) > 0 {
+		return errs.Input("builder", "slipway merge builds nothing, but builder lists %d nodes", len(p.Build.Nodes))
+	}
+	p.Merge = true
+	p.Build.From, p.Build.Platforms = srcs, platforms
 	return nil
 }
 

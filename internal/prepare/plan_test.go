@@ -459,3 +459,67 @@ func TestPlanPartial(t *testing.T) {
 		}
 	}
 }
+
+// slipway merge plans the index of the partial runs that from names, or,
+// without from, that SLIPWAY_RESULT_PARTIAL_* variables name (in name
+// order); a line that is not <platform> <digest> <digest>, a platform
+// twice, or several images are bad input.
+func TestPlanMerge(t *testing.T) {
+	const (
+		amd = "linux/amd64 sha256:1111111111111111111111111111111111111111111111111111111111111111 sha256:2222222222222222222222222222222222222222222222222222222222222222"
+		arm = "linux/arm64 sha256:3333333333333333333333333333333333333333333333333333333333333333 sha256:4444444444444444444444444444444444444444444444444444444444444444"
+	)
+	plan := func(flags, env map[string]string) (*pipeline.Plan, error) {
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["SLIPWAY_CONTEXT"] = t.TempDir()
+		md := metaResult() // two images
+		if _, two := flags["images"]; !two {
+			md.Images, md.Tags = md.Images[:1], md.Tags[:2]
+		}
+		l, err := config.Load(config.Options{Flags: flags, Env: environ.Map(env)})
+		if err != nil {
+			return nil, err
+		}
+		if err := l.Validate(); err != nil {
+			return nil, err
+		}
+		return Plan(Inputs{Config: l, CI: pushCtx, Meta: md, Merge: true})
+	}
+	for _, tc := range []struct {
+		name       string
+		flags, env map[string]string
+	}{
+		{"from", map[string]string{"from": amd + "\n" + arm}, nil},
+		{"dotenv", nil, map[string]string{"SLIPWAY_RESULT_PARTIAL_LINUX_ARM64": arm, "SLIPWAY_RESULT_PARTIAL_LINUX_AMD64": amd}},
+	} {
+		p, err := plan(tc.flags, tc.env)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var stages []string
+		for _, s := range p.Steps {
+			stages = append(stages, string(s.Stage))
+		}
+		if !p.Merge || len(p.Build.From) != 2 || !slices.Equal(p.Build.Platforms, []string{"linux/amd64", "linux/arm64"}) ||
+			p.Build.From[1].Record.Hex != strings.Repeat("4", 64) || strings.Join(stages, " ") != "build scan gate tag report" {
+			t.Errorf("%s: merge %v, from %+v, platforms %v, steps %v", tc.name, p.Merge, p.Build.From, p.Build.Platforms, stages)
+		}
+	}
+	for _, flags := range []map[string]string{
+		{},
+		{"from": "linux/arm64 sha256:abc"},
+		{"from": "linux/arm64 3333 4444"},
+		{"from": arm + "\n" + arm},
+		{"from": amd, "platforms": "linux/arm64"},
+		{"from": amd, "images": "ghcr.io/acme/app\nregistry.example.com/acme/app"},
+		{"from": amd, "partial": "true", "platforms": "linux/amd64"},
+	} {
+		_, err := plan(flags, nil)
+		var ie *errs.InputError
+		if !errors.As(err, &ie) {
+			t.Errorf("%v: %v, want an input error", flags, err)
+		}
+	}
+}

@@ -26,6 +26,8 @@ type Options struct {
 	// MetaOnly computes the metadata only: no build checks (context,
 	// Dockerfile), no plan.
 	MetaOnly bool
+	// Merge prepares slipway merge: no build context is needed.
+	Merge bool
 	// Log receives warnings and GitHub workflow commands (::add-mask::):
 	// stderr, so that stdout carries results only.
 	Log        io.Writer
@@ -71,8 +73,10 @@ func Run(ctx context.Context, o Options) (*Prepared, error) {
 		return nil, err
 	}
 	if !o.MetaOnly {
-		if err := cfg.ValidateBuild(); err != nil {
-			return nil, err
+		if !o.Merge {
+			if err := cfg.ValidateBuild(); err != nil {
+				return nil, err
+			}
 		}
 		if err := cfg.CheckPaths(); err != nil {
 			return nil, err
@@ -115,7 +119,7 @@ func Run(ctx context.Context, o Options) (*Prepared, error) {
 		// slipway meta needs no plan: no images, no secrets required.
 		return &Prepared{Config: cfg, Provider: prov, CI: cictx, Meta: md}, nil
 	}
-	plan, err := Plan(Inputs{Config: cfg, CI: cictx, Meta: md})
+	plan, err := Plan(Inputs{Config: cfg, CI: cictx, Meta: md, Merge: o.Merge})
 	if err != nil {
 		return nil, err
 	}

@@ -172,7 +172,7 @@ func images(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 	}
 	b.WriteString(".\n")
 	if len(bd.Nodes) > 0 {
-		b.WriteString("\n| BuildKit node | built | in | steps cached |\n|---|---|---:|---:|\n")
+		b.WriteString("\n| built by | platforms | in | steps cached |\n|---|---|---:|---:|\n")
 		for _, n := range bd.Nodes {
 			fmt.Fprintf(b, "| %s | %s | %s | %d of %d |\n", code(n.Address), esc(strings.Join(n.Platforms, ", ")), duration(n.Duration), n.CachedSteps, n.Steps)
 		}

@@ -76,9 +76,16 @@ func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 	if g, ok := out.(ci.Grouper); ok {
 		builder = grouped{builder, g}
 	}
+	var scanner pipeline.Scanner = &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: imageName(prep.Plan.Publish.Repositories)}
+	if prep.Plan.Merge {
+		// slipway merge builds and scans nothing: it reads the partial
+		// runs' records.
+		m := &partial.Merger{Keychain: keychain, Transport: tr, OutputDir: cfg.OutputDir, Log: log}
+		builder, scanner = m, m
+	}
 	return pipeline.Stages{
 		Builder:  builder,
-		Scanner:  &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: imageName(prep.Plan.Publish.Repositories)},
+		Scanner:  scanner,
 		Signer:   signer,
 		Copier:   &registry.Copier{Keychain: keychain, Transport: tr},
 		Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},

@@ -19,6 +19,7 @@ type runOptions struct {
 	common
 	dryRun bool
 	output string // text | json
+	merge  bool   // slipway merge
 }
 
 func newRun() *cobra.Command {
@@ -37,25 +38,52 @@ With --dry-run it validates every input and prints the plan, contacting no
 daemon, registry or API: the plan on stderr, and with --output json as JSON
 on stdout.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(cmd); err != nil {
-				return err
-			}
-			if o.output != "text" && o.output != "json" {
-				return errs.Input("output", "expected text or json, got %q", o.output)
-			}
-			return o.run(cmd.Context())
-		},
+		RunE: o.execute,
 	}
+	o.bindRun(cmd)
+	return cmd
+}
+
+func (o *runOptions) execute(cmd *cobra.Command, _ []string) error {
+	if err := o.complete(cmd); err != nil {
+		return err
+	}
+	if o.output != "text" && o.output != "json" {
+		return errs.Input("output", "expected text or json, got %q", o.output)
+	}
+	return o.run(cmd.Context())
+}
+
+func (o *runOptions) bindRun(cmd *cobra.Command) {
 	o.bind(cmd)
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "print the plan and touch nothing")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "result format on stdout: text or json")
+}
+
+func newMerge() *cobra.Command {
+	o := &runOptions{merge: true}
+	cmd := &cobra.Command{
+		Use:   "merge",
+		Short: "Merge the partial runs of a CI matrix into one index: gate, sign, tag, report",
+		Long: `Merge the partial runs of a CI matrix (slipway run with partial: true, one
+platform each) into one index: read each platform's record by the digest its
+partial-result gives (the from input, or SLIPWAY_RESULT_PARTIAL_* variables),
+assemble and push the index by digest, gate on the recorded scans (no pull,
+no re-scan), sign and attest the index, move the tags, and report once. It
+takes the same inputs as run.
+
+Its output is run's: the image by digest on stdout, or with --output json
+the whole result; --dry-run prints the plan.`,
+		Args: noArgs,
+		RunE: o.execute,
+	}
+	o.bindRun(cmd)
 	return cmd
 }
 
 func (o *runOptions) run(ctx context.Context) error {
 	prep, err := prepare.Run(ctx, prepare.Options{
-		Flags: config.FlagValues(o.flags), Env: o.env, Offline: o.dryRun, Log: o.stderr,
+		Flags: config.FlagValues(o.flags), Env: o.env, Offline: o.dryRun, Merge: o.merge, Log: o.stderr,
 	})
 	if err != nil {
 		return err
