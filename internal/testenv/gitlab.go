@@ -21,13 +21,21 @@ const GitLabTemplateJob = "container-image"
 // beyond it (indented by six spaces); origin is on gitlab.example.com.
 func GitLabProject(t testing.TB, files map[string]string, inputs string) string {
 	t.Helper()
-	tmpl, err := os.ReadFile(filepath.Join(RepoRoot(t), ".gitlab", "slipway.gitlab-ci.yml"))
+	return GitLabProjectOf(t, "slipway.gitlab-ci.yml", files, inputs)
+}
+
+// GitLabProjectOf is GitLabProject with the template of that name in
+// .gitlab (slipway-matrix.gitlab-ci.yml: the platform jobs and the merge
+// job, GitLabTemplateJob).
+func GitLabProjectOf(t testing.TB, template string, files map[string]string, inputs string) string {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join(RepoRoot(t), ".gitlab", template))
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := map[string]string{"slipway.gitlab-ci.yml": string(tmpl), ".gitlab-ci.yml": `stages: [build]
+	all := map[string]string{template: string(tmpl), ".gitlab-ci.yml": `stages: [build]
 include:
-  - local: slipway.gitlab-ci.yml
+  - local: ` + template + `
     inputs:
       job-name: ` + GitLabTemplateJob + "\n" + inputs}
 	for k, v := range files {

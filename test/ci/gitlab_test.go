@@ -21,11 +21,7 @@ import (
 // The artifacts and reports GitLab would keep come back out of the
 // container.
 func TestGitLabDockerExecutor(t *testing.T) {
-	e := testenv.Get(t)
-	host, runner := e.Docker(t)
-	img := e.SlipwayImage(t)
-	e.LockDockerBuilder(t)
-	t.Cleanup(func() { removeBuilder(t, e) })
+	e, host, runner, img := dockerJob(t)
 	repo := e.UniqueRepo(t, "gitlab-docker")
 	dir := testenv.GitLabProject(t, appFiles, fmt.Sprintf(`      image: %s
       images: %s
@@ -42,27 +38,9 @@ func TestGitLabDockerExecutor(t *testing.T) {
       args: --progress plain
 `, img.Ref, repo, e.LocalhostRef(e.BaseImage)))
 
-	db := t.TempDir()
-	scanDB(t, db)
-	keys := t.TempDir()
 	const password = "gitlab-cosign-password-5e1f"
-	_, pub := cosignKeyPair(t, keys, password)
-	sock := strings.TrimPrefix(host, "unix://")
-	log := testenv.GitLabCILocal(t, dir, []string{"DOCKER_HOST=" + host},
-		"--pull-policy", "if-not-present",
-		// Its default helper image is on Docker Hub: the runner image has
-		// what it needs (bash, rsync, chown).
-		"--helper-image", runner,
-		"--network", "host",
-		"--volume", sock+":/var/run/docker.sock",
-		"--volume", db+":"+db,
-		"--volume", keys+":/run/keys:ro",
-		"--variable", "SLIPWAY_BUILDKIT_IMAGE="+e.BuildkitImage,
-		"--variable", "SLIPWAY_SCAN_CACHE_DIR="+db,
-		"--variable", "SLIPWAY_SCAN_SKIP_DB_UPDATE=true",
-		"--variable", "SLIPWAY_COSIGN_KEY=/run/keys/cosign.key",
-		"--variable", "COSIGN_PASSWORD="+password,
-		"--variable", "SLIPWAY_TLOG_UPLOAD=false")
+	pub, opts := dockerExecutor(t, e, host, runner, password)
+	log := testenv.GitLabCILocal(t, dir, []string{"DOCKER_HOST=" + host}, opts...)
 	for _, want := range []string{img.Ref, "slipway plan (gitlab,", "builder: a BuildKit container"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the job's log lacks %q:\n%s", want, log)
@@ -113,4 +91,95 @@ func TestGitLabDockerExecutor(t *testing.T) {
 		t.Errorf("%s:gitlab is %s, the job's digest %s", repo, got, digest)
 	}
 	verifySigned(t, pub, repo+"@"+digest)
+}
+
+// The matrix template under gitlab-ci-local: a parallel:matrix job per
+// platform (slipway run, partial: true) in the slipway image, then the
+// merge job (slipway merge), which takes their SLIPWAY_RESULT_PARTIAL_*
+// dotenv through needs: one index of both platforms, gated, signed and
+// tagged once, by the merge job.
+func TestGitLabMatrixThenMerge(t *testing.T) {
+	e, host, runner, img := dockerJob(t)
+	repo := e.UniqueRepo(t, "gitlab-matrix")
+	dir := testenv.GitLabProjectOf(t, "slipway-matrix.gitlab-ci.yml", appFiles, fmt.Sprintf(`      image: %s
+      images: %s
+      platforms: [linux/amd64, linux/arm64]
+      tags: |
+        type=raw,value=matrix
+      build-args: BASE=%s
+      sign: "true"
+      scan: "true"
+      severity: CRITICAL
+      comment: never
+      args: --progress plain
+`, img.Ref, repo, e.LocalhostRef(e.BaseImage)))
+
+	pub, opts := dockerExecutor(t, e, host, runner, "gitlab-matrix-password-77a0")
+	// --needs: the platform jobs first, then the merge job.
+	log := testenv.GitLabCILocal(t, dir, []string{"DOCKER_HOST=" + host}, append([]string{"--needs"}, opts...)...)
+	for _, want := range []string{"slipway merge", "merged 2 platforms into " + repo + "@"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the pipeline's log lacks %q:\n%s", want, log)
+		}
+	}
+	env := testenv.ReadDotenv(t, filepath.Join(testenv.GitLabArtifacts(dir), ".gitlab-ci-reports", "dotenv", ".slipway", "slipway.env"))
+	digest := env["SLIPWAY_RESULT_DIGEST"]
+	for k, want := range map[string]string{
+		"SLIPWAY_RESULT_STATUS": "passed", "SLIPWAY_RESULT_IMAGE": repo + "@" + digest,
+		"SLIPWAY_RESULT_PLATFORMS": "linux/amd64,linux/arm64", "SLIPWAY_RESULT_TAGS": repo + ":matrix",
+	} {
+		if env[k] != want {
+			t.Errorf("the merge job's slipway.env %s = %q, want %q", k, env[k], want)
+		}
+	}
+	if tags := imageTags(t, repo); !slices.Equal(tags, []string{"matrix"}) {
+		t.Errorf("tags %q, want matrix", tags)
+	}
+	if got := testenv.TagDigest(t, repo+":matrix"); got != digest {
+		t.Errorf("%s:matrix is %s, the merge's digest %s", repo, got, digest)
+	}
+	verifySigned(t, pub, repo+"@"+digest)
+}
+
+// dockerExecutor returns the gitlab-ci-local options of a job in the
+// slipway image on the Docker executor of the Engine at host: its default
+// helper image is on Docker Hub, so the runner image (bash, rsync, chown)
+// is used; the host's network; the Engine's socket, a fixture scan DB
+// and a cosign key encrypted with password mounted, as a runner's
+// config mounts them. It returns the key's public half too.
+func dockerExecutor(t *testing.T, e *testenv.Env, host, runner, password string) (pub string, opts []string) {
+	t.Helper()
+	db := t.TempDir()
+	scanDB(t, db)
+	keys := t.TempDir()
+	_, pub = cosignKeyPair(t, keys, password)
+	sock := strings.TrimPrefix(host, "unix://")
+	return pub, []string{
+		"--pull-policy", "if-not-present",
+		"--helper-image", runner,
+		"--network", "host",
+		"--volume", sock + ":/var/run/docker.sock",
+		"--volume", db + ":" + db,
+		"--volume", keys + ":/run/keys:ro",
+		"--variable", "SLIPWAY_BUILDKIT_IMAGE=" + e.BuildkitImage,
+		"--variable", "SLIPWAY_SCAN_CACHE_DIR=" + db,
+		"--variable", "SLIPWAY_SCAN_SKIP_DB_UPDATE=true",
+		"--variable", "SLIPWAY_COSIGN_KEY=/run/keys/cosign.key",
+		"--variable", "COSIGN_PASSWORD=" + password,
+		"--variable", "SLIPWAY_TLOG_UPLOAD=false",
+	}
+}
+
+// dockerJob is the setup of a job on the Docker executor: the test
+// environment, its Engine's address and runner image, the slipway image;
+// the Engine's BuildKit container is the test's until it ends, then
+// removed.
+func dockerJob(t *testing.T) (e *testenv.Env, host, runner string, img testenv.Image) {
+	t.Helper()
+	e = testenv.Get(t)
+	host, runner = e.Docker(t)
+	img = e.SlipwayImage(t)
+	e.LockDockerBuilder(t)
+	t.Cleanup(func() { removeBuilder(t, e) })
+	return e, host, runner, img
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,19 +22,27 @@ import (
 var update = flag.Bool("update", false, "rewrite the GitLab example's integrity hash")
 
 const (
-	templatePath = ".gitlab/slipway.gitlab-ci.yml"
-	examplePath  = "examples/gitlab/.gitlab-ci.yml"
+	templatePath       = ".gitlab/slipway.gitlab-ci.yml"
+	matrixTemplatePath = ".gitlab/slipway-matrix.gitlab-ci.yml"
+	examplePath        = "examples/gitlab/.gitlab-ci.yml"
 )
 
 type specInput struct {
-	Description string   `yaml:"description"`
-	Default     *string  `yaml:"default"`
-	Options     []string `yaml:"options"`
+	Description string    `yaml:"description"`
+	Type        string    `yaml:"type"`
+	Default     yaml.Node `yaml:"default"`
+	Options     []string  `yaml:"options"`
 }
 
 // template reads the GitLab template's two documents: the spec's inputs
 // (in order) and the jobs.
 func template(t *testing.T) (names []string, inputs map[string]specInput, jobs map[string]yaml.Node) {
+	t.Helper()
+	return templateAt(t, templatePath)
+}
+
+// templateAt reads the two documents of the GitLab template at path.
+func templateAt(t *testing.T, templatePath string) (names []string, inputs map[string]specInput, jobs map[string]yaml.Node) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), templatePath))
 	if err != nil {
@@ -78,32 +87,7 @@ func TestGitLabTemplate(t *testing.T) {
 			t.Errorf("the template has no input %q", n)
 		}
 	}
-	for _, n := range names {
-		in := inputs[n]
-		if in.Description == "" || in.Default == nil {
-			t.Errorf("input %s: a description and a default are required", n)
-		}
-		if len(in.Options) > 0 && (in.Default == nil || !slices.Contains(in.Options, *in.Default)) {
-			t.Errorf("input %s: default %v is not among its options %q", n, in.Default, in.Options)
-		}
-	}
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), templatePath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := string(data[bytes.Index(data, []byte("\n---\n")):])
-	used := map[string]bool{}
-	for _, m := range interpolation.FindAllStringSubmatch(body, -1) {
-		used[m[1]] = true
-		if _, ok := inputs[m[1]]; !ok {
-			t.Errorf("the job uses undeclared input %q", m[1])
-		}
-	}
-	for _, n := range names {
-		if !used[n] {
-			t.Errorf("input %q is declared but not used", n)
-		}
-	}
+	checkSpec(t, templatePath, names, inputs)
 
 	if len(jobs) != 1 {
 		t.Fatalf("the template has %d jobs, want 1", len(jobs))
@@ -142,17 +126,7 @@ func TestGitLabTemplate(t *testing.T) {
 	if job.IDTokens["SIGSTORE_ID_TOKEN"].Aud != "sigstore" {
 		t.Errorf("id_tokens = %+v, want SIGSTORE_ID_TOKEN with aud sigstore", job.IDTokens)
 	}
-	for k, v := range job.Variables {
-		m := interpolation.FindStringSubmatch(v)
-		if m == nil || m[0] != v {
-			t.Errorf("variable %s = %q, want one input", k, v)
-			continue
-		}
-		in, ok := config.Lookup(m[1])
-		if !ok || in.EnvName() != k {
-			t.Errorf("variable %s maps input %q, whose variable is %q", k, m[1], in.EnvName())
-		}
-	}
+	checkVariables(t, "job", job.Variables, nil)
 	if len(job.Script) != 1 || job.Script[0] != "slipway run $[[ inputs.args ]]" {
 		t.Errorf("script = %q", job.Script)
 	}
@@ -164,6 +138,138 @@ func TestGitLabTemplate(t *testing.T) {
 	if a.Reports.Dotenv != dir+"slipway.env" || a.Reports.ContainerScanning != dir+"gl-container-scanning-report.json" ||
 		!slices.Equal(a.Reports.CycloneDX, []string{dir + "sbom*.cdx.json"}) {
 		t.Errorf("artifacts:reports = %+v", a.Reports)
+	}
+}
+
+// checkSpec checks a template's spec against its jobs: every input is
+// described, has a default (so an include may give none) of its type,
+// among its options, and is used; every use is declared.
+func checkSpec(t *testing.T, templatePath string, names []string, inputs map[string]specInput) {
+	t.Helper()
+	for _, n := range names {
+		in := inputs[n]
+		if in.Description == "" || in.Default.Kind == 0 {
+			t.Errorf("input %s: a description and a default are required", n)
+			continue
+		}
+		if (in.Type == "array") != (in.Default.Kind == yaml.SequenceNode) {
+			t.Errorf("input %s: type %q, default %v", n, in.Type, in.Default.Kind)
+		}
+		if len(in.Options) > 0 && !slices.Contains(in.Options, in.Default.Value) {
+			t.Errorf("input %s: default %q is not among its options %q", n, in.Default.Value, in.Options)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), templatePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(data[bytes.Index(data, []byte("\n---\n")):])
+	used := map[string]bool{}
+	for _, m := range interpolation.FindAllStringSubmatch(body, -1) {
+		used[m[1]] = true
+		if _, ok := inputs[m[1]]; !ok {
+			t.Errorf("%s: a job uses undeclared input %q", templatePath, m[1])
+		}
+	}
+	for _, n := range names {
+		if !used[n] {
+			t.Errorf("%s: input %q is declared but not used", templatePath, n)
+		}
+	}
+}
+
+// checkVariables checks that a job's variables are SLIPWAY_* variables
+// of real inputs, each given one input of the template or, in fixed, a
+// fixed value.
+func checkVariables(t *testing.T, job string, vars, fixed map[string]string) {
+	t.Helper()
+	for k, v := range vars {
+		if want, ok := fixed[k]; ok {
+			if v != want {
+				t.Errorf("%s: variable %s = %q, want %q", job, k, v, want)
+			}
+			continue
+		}
+		m := interpolation.FindStringSubmatch(v)
+		if m == nil || m[0] != v {
+			t.Errorf("%s: variable %s = %q, want one input", job, k, v)
+			continue
+		}
+		in, ok := config.Lookup(m[1])
+		if !ok || in.EnvName() != k {
+			t.Errorf("%s: variable %s maps input %q, whose variable is %q", job, k, m[1], in.EnvName())
+		}
+	}
+	for k := range fixed {
+		if _, ok := config.Lookup(strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(k, "SLIPWAY_"), "_", "-"))); !ok {
+			t.Errorf("%s: fixed variable %s is no input's", job, k)
+		}
+	}
+}
+
+// The matrix template: a platform job per platform (parallel:matrix over
+// the platforms input, slipway run with partial: true, its dotenv kept)
+// and the merge job that needs them (slipway merge, a Sigstore token,
+// its reports kept); the spec agrees with the jobs, and every variable is
+// a real input's.
+func TestGitLabMatrixTemplate(t *testing.T) {
+	names, inputs, jobs := templateAt(t, matrixTemplatePath)
+	checkSpec(t, matrixTemplatePath, names, inputs)
+	type job struct {
+		Stage    string `yaml:"stage"`
+		Parallel struct {
+			Matrix []map[string]string `yaml:"matrix"`
+		} `yaml:"parallel"`
+		Needs []struct {
+			Job       string `yaml:"job"`
+			Artifacts bool   `yaml:"artifacts"`
+		} `yaml:"needs"`
+		IDTokens  map[string]struct{ Aud string } `yaml:"id_tokens"`
+		Variables map[string]string               `yaml:"variables"`
+		Script    []string                        `yaml:"script"`
+		Artifacts struct {
+			Reports struct {
+				Dotenv string `yaml:"dotenv"`
+			} `yaml:"reports"`
+		} `yaml:"artifacts"`
+	}
+	decode := func(name string) job {
+		n, ok := jobs[name]
+		if !ok {
+			t.Fatalf("%s has no job %q (jobs: %v)", matrixTemplatePath, name, slices.Collect(maps.Keys(jobs)))
+		}
+		var j job
+		if err := n.Decode(&j); err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	if len(jobs) != 2 {
+		t.Errorf("%d jobs, want the platform job and the merge job", len(jobs))
+	}
+	platform, merge := decode("$[[ inputs.job-name ]]-platform"), decode("$[[ inputs.job-name ]]")
+	if len(platform.Parallel.Matrix) != 1 || platform.Parallel.Matrix[0]["SLIPWAY_PLATFORMS"] != "$[[ inputs.platforms ]]" {
+		t.Errorf("the platform job's matrix: %+v", platform.Parallel.Matrix)
+	}
+	checkVariables(t, "platform job", platform.Variables, map[string]string{"SLIPWAY_PARTIAL": "true", "SLIPWAY_PUSH": "true", "SLIPWAY_COMMENT": "never"})
+	checkVariables(t, "merge job", merge.Variables, map[string]string{"SLIPWAY_PUSH": "true"})
+	if len(platform.Script) != 1 || platform.Script[0] != "slipway run $[[ inputs.args ]]" ||
+		len(merge.Script) != 1 || merge.Script[0] != "slipway merge $[[ inputs.merge-args ]]" {
+		t.Errorf("scripts %q and %q", platform.Script, merge.Script)
+	}
+	if len(merge.Needs) != 1 || merge.Needs[0].Job != "$[[ inputs.job-name ]]-platform" || !merge.Needs[0].Artifacts {
+		t.Errorf("the merge job's needs: %+v, want the platform job's, with its dotenv", merge.Needs)
+	}
+	if merge.IDTokens["SIGSTORE_ID_TOKEN"].Aud != "sigstore" {
+		t.Errorf("the merge job's id_tokens = %+v", merge.IDTokens)
+	}
+	for name, j := range map[string]job{"platform": platform, "merge": merge} {
+		if j.Artifacts.Reports.Dotenv != "$[[ inputs.output-dir ]]/slipway.env" {
+			t.Errorf("the %s job keeps no dotenv: %+v", name, j.Artifacts.Reports)
+		}
+		if j.Stage != "$[[ inputs.stage ]]" {
+			t.Errorf("the %s job's stage %q", name, j.Stage)
+		}
 	}
 }
 

@@ -220,14 +220,31 @@ func lockMachine(ctx context.Context, o Options) (func(), error) {
 	}
 }
 
+// conflictRetries bounds how often ensureContainer looks again after a
+// Conflict; it waits conflictBackoff, doubling, between looks.
+const (
+	conflictRetries = 8
+	conflictBackoff = 100 * time.Millisecond
+)
+
 // ensureContainer returns the ID of a running container that matches o.
 func ensureContainer(ctx context.Context, dc *docker.Client, o Options) (string, error) {
+	wait := conflictBackoff
 	for attempt := 0; ; attempt++ {
 		id, err := ensureContainerOnce(ctx, dc, o)
 		// Another slipway made (or is removing) the same container
-		// meanwhile: look again.
-		if err != nil && attempt < 2 && cerrdefs.IsConflict(err) {
+		// meanwhile: look again. While the Engine creates a container
+		// its name is taken but inspecting it finds nothing, so a look
+		// right away can meet the same Conflict: wait a little longer
+		// each time.
+		if err != nil && attempt < conflictRetries && cerrdefs.IsConflict(err) {
 			o.logf("BuildKit container %s changed meanwhile (%v); looking again", o.Name, err)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+			wait = min(2*wait, 2*time.Second)
 			continue
 		}
 		return id, err
