@@ -17,9 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
@@ -28,6 +26,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-ci/slipway/internal/attrs"
+	"github.com/slipway-ci/slipway/internal/meta"
 	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 )
@@ -176,7 +175,7 @@ func (s *Stage) solveOnNode(ctx context.Context, connect func(context.Context, a
 // descriptor (JSON).
 func assembleIndex(dir string, heads []v1.Hash, b *pipeline.BuildPlan) (v1.Hash, []byte, error) {
 	lp := layout.Path(dir) // no index.json yet on a first run: only blobs are read
-	var images, attestations []mutate.IndexAddendum
+	var images, attestations []v1.Descriptor
 	for _, h := range heads {
 		raw, err := lp.Bytes(h)
 		if err != nil {
@@ -193,8 +192,7 @@ func assembleIndex(dir string, heads []v1.Hash, b *pipeline.BuildPlan) (v1.Hash,
 			if err != nil {
 				return v1.Hash{}, nil, fmt.Errorf("reading the platform of %s: %w", h, err)
 			}
-			d := v1.Descriptor{MediaType: probe.MediaType, Size: int64(len(raw)), Digest: h, Platform: platform}
-			images = append(images, mutate.IndexAddendum{Add: ocilayout.Described(d), Descriptor: d})
+			images = append(images, v1.Descriptor{MediaType: probe.MediaType, Size: int64(len(raw)), Digest: h, Platform: platform})
 			continue
 		}
 		m, err := v1.ParseIndexManifest(bytes.NewReader(raw))
@@ -202,11 +200,10 @@ func assembleIndex(dir string, heads []v1.Hash, b *pipeline.BuildPlan) (v1.Hash,
 			return v1.Hash{}, nil, fmt.Errorf("reading %s: %w", h, err)
 		}
 		for _, d := range m.Manifests {
-			add := mutate.IndexAddendum{Add: ocilayout.Described(d), Descriptor: d}
 			if ocilayout.IsAttestation(d) {
-				attestations = append(attestations, add)
+				attestations = append(attestations, d)
 			} else {
-				images = append(images, add)
+				images = append(images, d)
 			}
 		}
 	}
@@ -219,42 +216,19 @@ func assembleIndex(dir string, heads []v1.Hash, b *pipeline.BuildPlan) (v1.Hash,
 			return err == nil && q.Equals(*p)
 		})
 	}
-	slices.SortStableFunc(images, func(x, y mutate.IndexAddendum) int {
-		return rank(x.Platform) - rank(y.Platform)
-	})
-	// An attestation manifest goes where the image it is about goes.
-	subject := func(a mutate.IndexAddendum) int {
-		ref := a.Annotations["vnd.docker.reference.digest"]
-		return slices.IndexFunc(images, func(im mutate.IndexAddendum) bool { return im.Digest.String() == ref })
-	}
-	slices.SortStableFunc(attestations, func(x, y mutate.IndexAddendum) int { return subject(x) - subject(y) })
-	ann := map[string]string{}
-	for _, a := range b.Annotations {
-		if a.Level == "index" {
-			ann[a.Key] = a.Value
-		}
-	}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	idx = mutate.AppendManifests(idx, append(images, attestations...)...)
-	if len(ann) > 0 {
-		idx = mutate.Annotations(idx, ann).(v1.ImageIndex)
-	}
-	raw, err := idx.RawManifest()
+	slices.SortStableFunc(images, func(x, y v1.Descriptor) int { return rank(x.Platform) - rank(y.Platform) })
+	raw, d, err := ocilayout.NewIndex(images, attestations, meta.AnnotationsAt(b.Annotations, "index"))
 	if err != nil {
 		return v1.Hash{}, nil, err
 	}
-	h, err := idx.Digest()
+	if err := lp.WriteBlob(d.Digest, io.NopCloser(bytes.NewReader(raw))); err != nil {
+		return v1.Hash{}, nil, err
+	}
+	desc, err := json.Marshal(d)
 	if err != nil {
 		return v1.Hash{}, nil, err
 	}
-	if err := lp.WriteBlob(h, io.NopCloser(bytes.NewReader(raw))); err != nil {
-		return v1.Hash{}, nil, err
-	}
-	desc, err := json.Marshal(v1.Descriptor{MediaType: types.OCIImageIndex, Size: int64(len(raw)), Digest: h})
-	if err != nil {
-		return v1.Hash{}, nil, err
-	}
-	return h, desc, nil
+	return d.Digest, desc, nil
 }
 
 // manifestPlatform is the platform in the config of the image manifest

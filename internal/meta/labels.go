@@ -31,6 +31,18 @@ type Annotation struct {
 // String is metadata-action's output form, level:key=value.
 func (a Annotation) String() string { return a.Level + ":" + a.Key + "=" + a.Value }
 
+// AnnotationsAt are the annotations of one level, as a manifest's map
+// (a later key wins).
+func AnnotationsAt(as []Annotation, level string) map[string]string {
+	out := map[string]string{}
+	for _, a := range as {
+		if a.Level == level {
+			out[a.Key] = a.Value
+		}
+	}
+	return out
+}
+
 // createdLayout is Date.prototype.toISOString's layout.
 const createdLayout = "2006-01-02T15:04:05.000Z"
 

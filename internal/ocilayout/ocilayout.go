@@ -6,9 +6,12 @@ package ocilayout
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -175,17 +178,38 @@ func findIndex(idx v1.ImageIndex, h v1.Hash) (v1.ImageIndex, error) {
 	return nil, fmt.Errorf("no image index %s", h)
 }
 
-// Described is a manifest known by its descriptor alone, as an index
-// lists it (its blobs are where the index goes already): what
-// mutate.AppendManifests takes to list it in a new index.
-func Described(d v1.Descriptor) interface {
-	MediaType() (types.MediaType, error)
-	Digest() (v1.Hash, error)
-	Size() (int64, error)
-} {
-	return described{d}
+// NewIndex is the OCI image index listing images (in their order), then
+// the attestation manifests, each where the image it is about goes
+// (vnd.docker.reference.digest), with annotations: the manifests are
+// known by their descriptors alone, their blobs where the index goes
+// already. It returns the index manifest and its descriptor.
+func NewIndex(images, attestations []v1.Descriptor, annotations map[string]string) ([]byte, v1.Descriptor, error) {
+	subject := func(a v1.Descriptor) int {
+		return slices.IndexFunc(images, func(im v1.Descriptor) bool { return im.Digest.String() == a.Annotations["vnd.docker.reference.digest"] })
+	}
+	attestations = slices.Clone(attestations)
+	slices.SortStableFunc(attestations, func(x, y v1.Descriptor) int { return subject(x) - subject(y) })
+	var adds []mutate.IndexAddendum
+	for _, d := range append(slices.Clone(images), attestations...) {
+		adds = append(adds, mutate.IndexAddendum{Add: described{d}, Descriptor: d})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	if len(annotations) > 0 {
+		idx = mutate.Annotations(idx, annotations).(v1.ImageIndex)
+	}
+	raw, err := idx.RawManifest()
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	h, err := idx.Digest()
+	if err != nil {
+		return nil, v1.Descriptor{}, err
+	}
+	return raw, v1.Descriptor{MediaType: types.OCIImageIndex, Size: int64(len(raw)), Digest: h}, nil
 }
 
+// described is a manifest known by its descriptor alone, as
+// mutate.AppendManifests takes it.
 type described struct{ d v1.Descriptor }
 
 func (d described) MediaType() (types.MediaType, error) { return d.d.MediaType, nil }

@@ -16,11 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/slipway-ci/slipway/internal/meta"
 	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
@@ -62,7 +60,7 @@ func (m *Merger) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline
 		return nil, fmt.Errorf("nothing to merge into: %s", pub.Reason)
 	}
 	opts := registry.RemoteOptions(ctx, m.Keychain, m.Transport)
-	var images, attestations []mutate.IndexAddendum
+	var images, attestations []v1.Descriptor
 	res := &pipeline.BuildResult{}
 	m.records = nil
 	for _, src := range b.From {
@@ -88,37 +86,20 @@ func (m *Merger) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline
 		if err != nil {
 			return nil, err
 		}
-		images = append(images, mutate.IndexAddendum{Add: ocilayout.Described(img), Descriptor: img})
-		for _, a := range atts {
-			attestations = append(attestations, mutate.IndexAddendum{Add: ocilayout.Described(a), Descriptor: a})
-		}
+		images, attestations = append(images, img), append(attestations, atts...)
 		res.Platforms = append(res.Platforms, pi)
 		res.Nodes = append(res.Nodes, pipeline.NodeBuild{Address: orUnknown(rec.RunURL), Platforms: []string{src.Platform}, Digest: src.Manifest})
 		m.records = append(m.records, merged{src, rec, layers})
 	}
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	idx = mutate.AppendManifests(idx, append(images, attestations...)...)
-	ann := map[string]string{}
-	for _, a := range b.Annotations {
-		if a.Level == "index" {
-			ann[a.Key] = a.Value
-		}
-	}
-	if len(ann) > 0 {
-		idx = mutate.Annotations(idx, ann).(v1.ImageIndex)
-	}
-	raw, err := idx.RawManifest()
+	raw, desc, err := ocilayout.NewIndex(images, attestations, meta.AnnotationsAt(b.Annotations, "index"))
 	if err != nil {
 		return nil, err
 	}
-	h, err := idx.Digest()
-	if err != nil {
-		return nil, err
-	}
-	if err := remote.Put(repo.Digest(h.String()), rawManifest{raw: raw, mediaType: types.OCIImageIndex}, opts...); err != nil {
+	h := desc.Digest
+	if err := remote.Put(repo.Digest(h.String()), rawManifest{raw: raw, mediaType: desc.MediaType}, opts...); err != nil {
 		return nil, fmt.Errorf("pushing the index to %s: %w", repo, err)
 	}
-	d, err := json.Marshal(v1.Descriptor{MediaType: types.OCIImageIndex, Size: int64(len(raw)), Digest: h})
+	d, err := json.Marshal(desc)
 	if err != nil {
 		return nil, err
 	}

@@ -215,16 +215,10 @@ func TestSignFailuresWriteNothing(t *testing.T) {
 	}
 }
 
-// Keyless verification, offline: a Fulcio-style certificate from
-// sigstore-go's VirtualSigstore (a CA, CT log and Rekor in memory).
-func TestKeylessVerifyOffline(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	vs, err := ca.NewVirtualSigstore()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const subject, issuer = "https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+// leafSigner is a signer holding a new leaf certificate of vs for the
+// identity subject from issuer.
+func leafSigner(t *testing.T, vs *ca.VirtualSigstore, subject, issuer string) *Signer {
+	t.Helper()
 	leaf, priv, err := vs.GenerateLeafCert(subject, issuer)
 	if err != nil {
 		t.Fatal(err)
@@ -237,6 +231,20 @@ func TestKeylessVerifyOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return signer
+}
+
+// Keyless verification, offline: a Fulcio-style certificate from
+// sigstore-go's VirtualSigstore (a CA, CT log and Rekor in memory).
+func TestKeylessVerifyOffline(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const subject, issuer = "https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	signer := leafSigner(t, vs, subject, issuer)
 	if signer.Subject != subject || signer.Issuer != issuer {
 		t.Errorf("identity = %q from %q", signer.Subject, signer.Issuer)
 	}
@@ -255,6 +263,21 @@ func TestKeylessVerifyOffline(t *testing.T) {
 	}
 	if !strings.Contains(res.VerifyCommand, "--certificate-identity "+subject) || !strings.Contains(res.VerifyCommand, "--certificate-oidc-issuer "+issuer) {
 		t.Errorf("verify command = %q", res.VerifyCommand)
+	}
+
+	// A re-run with a new certificate for the same identity finds its
+	// legacy signatures by that identity and adds none.
+	signer2 := leafSigner(t, vs, subject, issuer)
+	var logged strings.Builder
+	rerun := &Stage{Keychain: authn.DefaultKeychain, Identity: Resolved(signer2, "test certificate"), Trust: trust(vs), Log: &logged}
+	if _, err := rerun.Sign(ctx, keyless, f.repo, f.built, f.scanned); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range res.Signed {
+		ref := f.repo.Digest(d.String()).String()
+		if sigs, _ := count(t, ref); sigs != 1 || !strings.Contains(logged.String(), ref+" is already signed by this identity\n") {
+			t.Errorf("%s after a re-run: %d signatures; log:\n%s", ref, sigs, logged.String())
+		}
 	}
 
 	// A certificate from another CA is not trusted.

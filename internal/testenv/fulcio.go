@@ -297,11 +297,7 @@ func StartFulcio(t testing.TB) *Fulcio {
 	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(dir, "fulcio.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logf, logPath := daemonLog(t, dir, "fulcio")
 	defer logf.Close()
 	// The namespace is the test's own, so fixed ports are free, and so is
 	// the abstract socket of Fulcio's legacy gRPC server (abstract unix
@@ -327,18 +323,9 @@ func StartFulcio(t testing.TB) *Fulcio {
 
 // trustBundle reads Fulcio's CA chain.
 func trustBundle(ctx context.Context, hc *http.Client, fulcioURL string) ([]*x509.Certificate, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fulcioURL+"/api/v2/trustBundle", nil)
+	body, err := getOK(ctx, hc, fulcioURL+"/api/v2/trustBundle")
 	if err != nil {
 		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", resp.Status, body)
 	}
 	var tb struct {
 		Chains []struct {
@@ -412,6 +399,37 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// daemonLog creates dir/<name>.log for a daemon's output, and returns
+// it (the caller closes it once the daemon has it) and its path.
+func daemonLog(t testing.TB, dir, name string) (*os.File, string) {
+	t.Helper()
+	path := filepath.Join(dir, name+".log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, path
+}
+
+// getOK GETs url and returns its body (at most 1 MiB); any answer but a
+// 200 is an error showing the body.
+func getOK(ctx context.Context, hc *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return body, nil
 }
 
 // daemon is a server a test started, logging to logPath.

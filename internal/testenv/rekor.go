@@ -8,8 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -73,11 +71,7 @@ func StartRekor(t testing.TB) *Rekor {
 			t.Fatal(err)
 		}
 	}
-	logPath := filepath.Join(dir, "rekor.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logf, logPath := daemonLog(t, dir, "rekor")
 	defer logf.Close()
 	const origin = "127.0.0.1"
 	cmd := exec.Command(bin, "serve",
@@ -98,20 +92,8 @@ func StartRekor(t testing.TB) *Rekor {
 
 // healthy GETs url and wants a 200.
 func healthy(ctx context.Context, hc *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Status, body)
-	}
-	return nil
+	_, err := getOK(ctx, hc, url)
+	return err
 }
 
 // TransparencyLog is the log as a Sigstore trust root lists it: keyed,

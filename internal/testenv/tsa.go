@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -37,11 +34,7 @@ func StartTimestampAuthority(t testing.TB) *TimestampAuthority {
 	bin := GoTool(t, "tsa")
 	sb := NewSandbox(t)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "timestamp-server.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logf, logPath := daemonLog(t, dir, "timestamp-server")
 	defer logf.Close()
 	const port = "3004"
 	cmd := exec.Command(bin, "serve",
@@ -63,18 +56,9 @@ func StartTimestampAuthority(t testing.TB) *TimestampAuthority {
 
 // certChain reads a PEM certificate chain from url.
 func certChain(ctx context.Context, hc *http.Client, url string) ([]*x509.Certificate, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	body, err := getOK(ctx, hc, url)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", resp.Status, body)
 	}
 	chain, err := cryptoutils.UnmarshalCertificatesFromPEM(body)
 	if err != nil {
