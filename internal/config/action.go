@@ -42,7 +42,7 @@ func (in Input) ActionDefault() string {
 func ActionInputsYAML() string {
 	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
 	inputs := &yaml.Node{Kind: yaml.MappingNode}
-	for _, in := range Inputs() {
+	for _, in := range ActionInputs() {
 		m := &yaml.Node{Kind: yaml.MappingNode}
 		m.Content = append(m.Content, str("description"), str(in.ActionDescription()),
 			str("required"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"})

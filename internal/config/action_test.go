@@ -72,7 +72,7 @@ func TestActionInputsParsed(t *testing.T) {
 		got[name] = in
 	}
 	var want []string
-	for _, in := range Inputs() {
+	for _, in := range ActionInputs() {
 		want = append(want, in.Name)
 		a, ok := got[in.Name]
 		if !ok {
@@ -92,7 +92,7 @@ func TestActionInputsParsed(t *testing.T) {
 		}
 	}
 	if strings.Join(names, " ") != strings.Join(want, " ") {
-		t.Errorf("action.yml inputs:\n%s\nwant Config's:\n%s", strings.Join(names, " "), strings.Join(want, " "))
+		t.Errorf("action.yml inputs:\n%s\nwant the command and Config's:\n%s", strings.Join(names, " "), strings.Join(want, " "))
 	}
 	if gh, _ := Lookup("github-token"); gh.ActionDefault() != "${{ github.token }}" {
 		t.Errorf("github-token's action.yml default is %q", gh.ActionDefault())

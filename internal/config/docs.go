@@ -9,7 +9,11 @@ import (
 func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| input | env | default | description |\n|---|---|---|---|\n")
-	for _, in := range Inputs() {
+	for _, in := range ActionInputs() {
+		env := "`" + in.EnvName() + "`"
+		if in.Name == CommandInput.Name {
+			env = "(action only)"
+		}
 		def := in.Default
 		if def != "" {
 			def = "`" + def + "`"
@@ -21,7 +25,7 @@ func MarkdownTable() string {
 		if in.Secret {
 			desc += "; secret: masked, never printed"
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", in.Name, in.EnvName(), def, strings.ReplaceAll(desc, "|", `\|`))
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", in.Name, env, def, strings.ReplaceAll(desc, "|", `\|`))
 	}
 	return b.String()
 }

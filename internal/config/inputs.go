@@ -39,6 +39,23 @@ type Input struct {
 	field         int // index in Config
 }
 
+// CommandInput is the GitHub Action's one input that is not a Config
+// field: the slipway command its container runs (action.yml passes it as
+// the container's arguments, in place of the image's default `run`). A
+// CI matrix's merge job is the action with command: merge.
+var CommandInput = Input{
+	Name:    "command",
+	Default: "run",
+	Enum:    []string{"run", "merge"},
+	Desc:    "The slipway command the action runs: run, or merge (the merge job after a matrix of partial runs); the action's only, not an option of the commands",
+}
+
+// ActionInputs are the GitHub Action's inputs: the command, then every
+// input of Config.
+func ActionInputs() []Input {
+	return append([]Input{CommandInput}, Inputs()...)
+}
+
 // EnvName is the SLIPWAY_* variable of the input: upper-cased, hyphens
 // turned into underscores (SLIPWAY_BUILD_ARGS).
 func (in Input) EnvName() string {

@@ -290,7 +290,7 @@ func warnUnknownInputs(env Env, warn func(string)) {
 	for _, kv := range env.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		for _, p := range []string{"INPUT_", "SLIPWAY_"} {
-			if !strings.HasPrefix(k, p) || k == p+"CONFIG" || strings.HasPrefix(k, ResultEnvPrefix) {
+			if !strings.HasPrefix(k, p) || k == p+"CONFIG" || strings.HasPrefix(k, ResultEnvPrefix) || k == CommandInput.GitHubEnvName() {
 				continue
 			}
 			name := strings.ToLower(strings.TrimPrefix(k, p))

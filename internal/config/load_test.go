@@ -291,3 +291,32 @@ func TestLoadBuilderNodesFromFile(t *testing.T) {
 		t.Errorf("a list for target: %v, want an input error naming it", err)
 	}
 }
+
+// An INPUT_* or SLIPWAY_* variable no input has is named in a warning, as
+// a build-push-action input slipway lacks would otherwise be dropped
+// silently; the action's command input (its container's arguments) and
+// the results of earlier runs are not inputs of the commands and draw none.
+func TestUnknownInputsWarned(t *testing.T) {
+	var warned []string
+	_, err := Load(Options{Env: environ.Map(map[string]string{
+		"INPUT_NETWORK":               "host",
+		"INPUT_COMMAND":               "merge",
+		"SLIPWAY_COMMAND":             "merge",
+		"INPUT_PLATFORMS":             "linux/amd64",
+		"SLIPWAY_RESULT_DIGEST":       "sha256:0",
+		"SLIPWAY_CONFIG":              "",
+		"INPUT_SHM-SIZE":              "2g",
+		"SLIPWAY_SCAN_SKIP_DB_UPDATE": "true",
+	}), Warn: func(s string) { warned = append(warned, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"ignoring INPUT_NETWORK: slipway has no input of that name",
+		"ignoring INPUT_SHM-SIZE: slipway has no input of that name",
+		"ignoring SLIPWAY_COMMAND: slipway has no input of that name",
+	}
+	if !slices.Equal(warned, want) {
+		t.Errorf("warnings:\n%q\nwant:\n%q", warned, want)
+	}
+}

@@ -56,6 +56,9 @@ type actRun struct {
 	actions map[string]string
 	// mounts are directories the job's containers see at the same path.
 	mounts []string
+	// matrix keeps only the matrix combinations with these key:value
+	// pairs (act's --matrix).
+	matrix []string
 }
 
 // run runs r and returns act's log; it fails the test when act fails.
@@ -70,7 +73,8 @@ func (a *act) run(t *testing.T, r actRun) string {
 		t.Fatal(err)
 	}
 	args := []string{r.event, "-W", r.workflow, "-e", eventFile,
-		"--bind", "-P", "ubuntu-latest=" + a.runner, "--pull=false", "--rm",
+		"--bind", "--pull=false", "--rm",
+		"-P", "ubuntu-latest=" + a.runner, "-P", "ubuntu-24.04=" + a.runner, "-P", "ubuntu-24.04-arm=" + a.runner,
 		"--container-daemon-socket", a.e.DockerHost,
 		"--cache-server-addr", "127.0.0.1", "--cache-server-path", a.cache,
 		"--defaultbranch", "main"}
@@ -86,6 +90,9 @@ func (a *act) run(t *testing.T, r actRun) string {
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.secrets)) {
 		args = append(args, "-s", k+"="+r.secrets[k])
+	}
+	for _, m := range r.matrix {
+		args = append(args, "--matrix", m)
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.actions)) {
 		args = append(args, "--local-repository", k+"="+r.actions[k])
@@ -435,4 +442,111 @@ func checkNoSecret(t *testing.T, log string, secrets ...string) {
 			t.Error("act's log shows a secret")
 		}
 	}
+}
+
+// pinnedAction is this checkout's action.yml with the slipway image by
+// reference in place of its Dockerfile, in a directory of its own: the
+// action as a release pins it.
+func pinnedAction(t *testing.T, image string) string {
+	t.Helper()
+	action, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(action, []byte("\n  image: Dockerfile\n")) {
+		t.Fatal("action.yml does not say image: Dockerfile")
+	}
+	dir := t.TempDir()
+	action = bytes.Replace(action, []byte("\n  image: Dockerfile\n"), []byte("\n  image: docker://"+image+"\n"), 1)
+	if err := os.WriteFile(filepath.Join(dir, "action.yml"), action, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+var actPartialOutput = regexp.MustCompile(`::set-output:: linux-amd64=(linux/amd64 (sha256:[0-9a-f]{64}) sha256:[0-9a-f]{64})`)
+
+// The GitHub matrix example (examples/github/matrix.yml) under act, as
+// shipped but for its amd64 entry only (act's --matrix): the platform job
+// runs the action with partial: true, its result step writes the
+// platform-named output, and the merge job runs the action with command:
+// merge and from: the job's outputs; the index is tagged, signed and
+// holds the platform job's manifest. One entry, because act keeps one set
+// of outputs for a matrix's jobs, which the first job to finish fixes
+// (nektos/act#981, pkg/runner/run_context.go interpolateOutputs: the
+// other platforms' outputs become empty): under act the merge would see
+// one platform of two, and refuses that index (platforms). Two platforms
+// merged from separate runs are TestGitLabMatrixThenMerge's (and
+// cmd/slipway's TestPartialRunsThenMerge).
+func TestGitHubMatrixUnderAct(t *testing.T) {
+	e := testenv.Get(t)
+	img := e.SlipwayImage(t)
+	a := newAct(t, e)
+
+	inputs := t.TempDir()
+	scanDB(t, filepath.Join(inputs, "trivy"))
+	const password = "act-matrix-password-3f1a"
+	_, pub := cosignKeyPair(t, inputs, password)
+	api := citest.NewFakeGitHub(t, "", actToken)
+
+	wf, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "examples", "github", "matrix.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{".github/workflows/image.yml": string(wf)}
+	for k, v := range appFiles {
+		files[k] = v
+	}
+	app := testenv.GitProject(t, files)
+	testenv.Git(t, app, "remote", "add", "origin", "https://github.com/acme/app.git")
+	head := testenv.Git(t, app, "rev-parse", "HEAD")
+	repo := e.UniqueRepo(t, "act-matrix")
+	env := map[string]string{
+		"GITHUB_API_URL": api.URL, "SLIPWAY_IMAGES": repo, "BUILDKIT_HOST": e.BuildkitTCP,
+		"SLIPWAY_BUILD_ARGS": "BASE=" + e.LocalhostRef(e.BaseImage), "SLIPWAY_SEVERITY": "CRITICAL",
+		// The platforms act runs (the merge checks its from against them).
+		"SLIPWAY_PLATFORMS": "linux/amd64",
+		// The example's type=gha cache, per platform, in act's cache
+		// server (see TestGitHubActionsUnderAct).
+		"ACTIONS_RUNTIME_TOKEN": actionsRuntimeToken(t),
+		"SLIPWAY_COSIGN_KEY":    filepath.Join(inputs, "cosign.key"), "COSIGN_PASSWORD": password, "SLIPWAY_TLOG_UPLOAD": "false",
+		"SLIPWAY_SCAN_CACHE_DIR": filepath.Join(inputs, "trivy"), "SLIPWAY_SCAN_SKIP_DB_UPDATE": "true",
+	}
+	log := a.run(t, actRun{
+		dir: app, workflow: ".github/workflows/image.yml", event: "push",
+		payload: pushPayload(t, "refs/heads/main", head, "acme/app"),
+		env:     env, secrets: map[string]string{"GITHUB_TOKEN": actToken},
+		actions: map[string]string{"slipway-ci/slipway@v1": pinnedAction(t, img.Ref)},
+		mounts:  []string{inputs}, matrix: []string{"platform:linux/amd64"},
+	})
+	checkNoSecret(t, log, actToken, password)
+	pm := actPartialOutput.FindStringSubmatch(log)
+	if pm == nil {
+		t.Fatalf("the platform job wrote no linux-amd64 output:\n%s", log)
+	}
+	if !strings.Contains(log, "merged 1 platforms into "+repo+"@") {
+		t.Errorf("the merge job did not merge the platform job's result:\n%s", log)
+	}
+	dm := showDigest.FindStringSubmatch(log)
+	if dm == nil {
+		t.Fatalf("the merge job's last step printed no digest output:\n%s", log)
+	}
+	if got := testenv.TagDigest(t, repo+":main"); got != dm[1] {
+		t.Errorf("%s:main is %s, the merge's digest output %s", repo, got, dm[1])
+	}
+	if tags := imageTags(t, repo); !slices.Equal(tags, []string{"main", "sha-" + head[:7]}) {
+		t.Errorf("tags %q, want main and sha-%s", tags, head[:7])
+	}
+	var platforms []string
+	for p, img := range platformImages(t, repo+"@"+dm[1]) {
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		platforms = append(platforms, p+" "+d.String())
+	}
+	if want := []string{"linux/amd64 " + pm[2]}; !slices.Equal(platforms, want) {
+		t.Errorf("the index holds %q, want the platform job's %q", platforms, want)
+	}
+	verifySigned(t, pub, repo+"@"+dm[1])
 }

@@ -43,7 +43,7 @@ func run(t *testing.T, dir, bin string, args ...string) (string, int) {
 func TestActionValidator(t *testing.T) {
 	bin := testenv.NodeTool(t, "action-validator")
 	root := testenv.RepoRoot(t)
-	for _, f := range []string{"action.yml", "examples/github/workflow.yml", ".github/workflows/release.yml"} {
+	for _, f := range []string{"action.yml", "examples/github/workflow.yml", "examples/github/matrix.yml", ".github/workflows/release.yml"} {
 		t.Run(f, func(t *testing.T) {
 			out, code := run(t, root, bin, f)
 			if code != 0 || strings.TrimSpace(out) != "" {
@@ -54,15 +54,17 @@ func TestActionValidator(t *testing.T) {
 }
 
 // actionlint (ShellCheck included) has nothing to say about the example
-// workflow and the release workflow, as they are, nor about the example
-// once it runs this checkout's action (uses: ./): then actionlint reads
-// action.yml and checks every with: key against its inputs, every
+// workflows and the release workflow, as they are, nor about the examples
+// once they run this checkout's action (uses: ./): then actionlint reads
+// action.yml and checks every with: key against its inputs (command,
+// partial and from of the matrix example's jobs among them), every
 // steps.slipway.outputs.* against its outputs, and that its Dockerfile is
 // there.
 func TestActionlint(t *testing.T) {
 	bin := testenv.GoTool(t, "actionlint")
 	root := testenv.RepoRoot(t)
-	for _, f := range []string{"examples/github/workflow.yml", ".github/workflows/release.yml"} {
+	examples := []string{"examples/github/workflow.yml", "examples/github/matrix.yml"}
+	for _, f := range append(examples, ".github/workflows/release.yml") {
 		t.Run(f, func(t *testing.T) {
 			out, code := run(t, root, bin, "-no-color", f)
 			if code != 0 || strings.TrimSpace(out) != "" {
@@ -70,30 +72,32 @@ func TestActionlint(t *testing.T) {
 			}
 		})
 	}
-	t.Run("local-action", func(t *testing.T) {
-		dir := t.TempDir()
-		wf, err := os.ReadFile(filepath.Join(root, "examples/github/workflow.yml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		const uses = "uses: slipway-ci/slipway@v1"
-		if !bytes.Contains(wf, []byte(uses)) {
-			t.Fatalf("the example workflow has no %q step", uses)
-		}
-		wf = bytes.ReplaceAll(wf, []byte(uses), []byte("uses: ./"))
-		write(t, filepath.Join(dir, ".github/workflows/image.yml"), wf)
-		for _, f := range []string{"action.yml", "Dockerfile"} {
-			data, err := os.ReadFile(filepath.Join(root, f))
+	for _, f := range examples {
+		t.Run("local-action/"+filepath.Base(f), func(t *testing.T) {
+			dir := t.TempDir()
+			wf, err := os.ReadFile(filepath.Join(root, f))
 			if err != nil {
 				t.Fatal(err)
 			}
-			write(t, filepath.Join(dir, f), data)
-		}
-		out, code := run(t, dir, bin, "-no-color", ".github/workflows/image.yml")
-		if code != 0 || strings.TrimSpace(out) != "" {
-			t.Errorf("actionlint on the example with uses: ./: exit %d\n%s", code, out)
-		}
-	})
+			const uses = "uses: slipway-ci/slipway@v1"
+			if !bytes.Contains(wf, []byte(uses)) {
+				t.Fatalf("%s has no %q step", f, uses)
+			}
+			wf = bytes.ReplaceAll(wf, []byte(uses), []byte("uses: ./"))
+			write(t, filepath.Join(dir, ".github/workflows/image.yml"), wf)
+			for _, f := range []string{"action.yml", "Dockerfile"} {
+				data, err := os.ReadFile(filepath.Join(root, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				write(t, filepath.Join(dir, f), data)
+			}
+			out, code := run(t, dir, bin, "-no-color", ".github/workflows/image.yml")
+			if code != 0 || strings.TrimSpace(out) != "" {
+				t.Errorf("actionlint on %s with uses: ./: exit %d\n%s", f, code, out)
+			}
+		})
+	}
 }
 
 // The outputs action.yml declares: metadata-action's and build-push-action's
@@ -103,13 +107,14 @@ var actionOutputs = []string{
 	"digest", "imageid", "metadata", "images",
 	"version", "tags", "tag-names", "labels", "annotations", "json",
 	"vulnerabilities-critical", "vulnerabilities-high", "vulnerabilities-medium", "vulnerabilities-low", "vulnerabilities-unknown",
-	"sbom", "sarif", "report",
+	"sbom", "sarif", "partial-result", "report",
 	"signature", "attestations", "verify-command",
 }
 
 // action.yml is a Docker container action built from the Dockerfile next
-// to it, branded, with the outputs above, each described. (Its inputs are
-// internal/config's tests'.)
+// to it, running the command input (run or merge) with the image's
+// entrypoint, branded, with the outputs above, each described. (Its inputs
+// are internal/config's tests'.)
 func TestActionFile(t *testing.T) {
 	var action struct {
 		Name        string `yaml:"name"`
@@ -129,8 +134,8 @@ func TestActionFile(t *testing.T) {
 	if action.Name != "slipway" || action.Description == "" || action.Branding.Icon == "" || action.Branding.Color == "" {
 		t.Errorf("name %q, description %q, branding %+v", action.Name, action.Description, action.Branding)
 	}
-	if action.Runs.Using != "docker" || action.Runs.Image != "Dockerfile" || len(action.Runs.Args) != 0 {
-		t.Errorf("runs = %+v, want using: docker, image: Dockerfile and the image's default command", action.Runs)
+	if action.Runs.Using != "docker" || action.Runs.Image != "Dockerfile" || !slices.Equal(action.Runs.Args, []string{"${{ inputs.command }}"}) {
+		t.Errorf("runs = %+v, want using: docker, image: Dockerfile, args: [${{ inputs.command }}]", action.Runs)
 	}
 	var names []string
 	for i := 0; i+1 < len(action.Outputs.Content); i += 2 {

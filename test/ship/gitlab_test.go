@@ -336,8 +336,8 @@ var (
 	flagInRunCmd = regexp.MustCompile(`\s--([a-z][a-z0-9-]*)`)
 )
 
-// Every SLIPWAY_* variable the examples and the template name is an
-// input's (or SLIPWAY_CONFIG), and every flag of a `slipway run` in the
+// Every SLIPWAY_* variable the examples and the templates name is an
+// input's (or SLIPWAY_CONFIG, or a result's), and every flag of a `slipway run` in the
 // local example is an input's or a run flag.
 func TestExamplesNameRealInputs(t *testing.T) {
 	root := testenv.RepoRoot(t)
@@ -347,11 +347,13 @@ func TestExamplesNameRealInputs(t *testing.T) {
 		envs[in.EnvName()] = true
 		flags[in.Name] = true
 	}
-	files := []string{templatePath, examplePath, "examples/github/workflow.yml", "examples/jenkins/Jenkinsfile", "examples/local/README.md"}
+	files := []string{templatePath, matrixTemplatePath, examplePath, "examples/github/workflow.yml", "examples/github/matrix.yml",
+		"examples/jenkins/Jenkinsfile", "examples/jenkins/Jenkinsfile.parallel", "examples/local/README.md"}
 	for _, f := range files {
 		s := readFile(t, filepath.Join(root, f))
 		for _, v := range slipwayVar.FindAllString(s, -1) {
-			if !envs[v] {
+			// SLIPWAY_RESULT_*: a run's results, which a later job reads.
+			if !envs[v] && !strings.HasPrefix(v, config.ResultEnvPrefix) {
 				t.Errorf("%s: %s is no input's variable", f, v)
 			}
 		}
