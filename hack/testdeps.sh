@@ -20,6 +20,7 @@ COSIGN3_VERSION=v3.1.3
 ACT_VERSION=v0.2.89
 DISTRIBUTION_VERSION=v3.1.2
 ORAS_VERSION=v1.3.6
+REGCTL_VERSION=v0.11.7
 SLIPWAY_CACHE=${SLIPWAY_CACHE:-$HOME/.cache/slipway}
 
 # Debian packages, installed with apt-get when missing (as root).
@@ -100,6 +101,11 @@ go_tool distribution "$DISTRIBUTION_VERSION" github.com/distribution/distributio
 # oras, a client that reads OCI 1.1 referrers: the signing e2e tests list
 # slipway's Sigstore bundles with oras discover.
 go_tool oras "$ORAS_VERSION" oras.land/oras/cmd/oras
+
+# regctl (regclient), another registry client: the comparison e2e test
+# checks with `regctl image check-base` the base image annotations slipway
+# writes.
+go_tool regctl "$REGCTL_VERSION" github.com/regclient/regclient/cmd/regctl
 
 # act, the GitHub Actions runner emulator: test/ci runs the release and the
 # example workflows under it, on the test environment's dockerd.

@@ -69,11 +69,21 @@ func TestGitLabTemplateWithGitLabCILocal(t *testing.T) {
 			Identifiers []struct {
 				Value string `json:"value"`
 			} `json:"identifiers"`
+			Location struct {
+				DefaultBranchImage string `json:"default_branch_image"`
+			} `json:"location"`
 		} `json:"vulnerabilities"`
 	}
 	testenv.ReadJSON(t, filepath.Join(art, ".slipway", "gl-container-scanning-report.json"), &gl)
 	if len(gl.Vulnerabilities) != 1 || !strings.Contains(fmt.Sprint(gl.Vulnerabilities[0].Identifiers), "CVE-2099-0001") {
 		t.Errorf("container scanning report: %+v, want CVE-2099-0001", gl.Vulnerabilities)
+	}
+	// The default branch's image (its branch tag), which GitLab matches
+	// findings across branches by.
+	for _, v := range gl.Vulnerabilities {
+		if v.Location.DefaultBranchImage != repo+":main" {
+			t.Errorf("location.default_branch_image = %q, want %s:main", v.Location.DefaultBranchImage, repo)
+		}
 	}
 	var bom struct {
 		BOMFormat string `json:"bomFormat"`

@@ -17,7 +17,7 @@ var heavy = []string{
 
 // light are the packages whose test binaries must not link them.
 var light = []string{
-	"./internal/ci/...", "./internal/config", "./internal/csvlist", "./internal/environ", "./internal/errs",
+	"./internal/ci/...", "./internal/compare", "./internal/config", "./internal/csvlist", "./internal/environ", "./internal/errs",
 	"./internal/meta", "./internal/ocilayout", "./internal/partial", "./internal/pipeline", "./internal/registry",
 	"./internal/report", "./internal/semver", "./internal/version",
 }
@@ -53,6 +53,7 @@ var fences = map[string][]string{
 	"./internal/scan":     {"internal/config", "internal/prepare"},
 	"./internal/report":   {"internal/prepare"},
 	"./internal/partial":  {"internal/config", "internal/prepare"},
+	"./internal/compare":  {"internal/config", "internal/prepare"},
 }
 
 func TestFences(t *testing.T) {

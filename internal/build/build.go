@@ -90,6 +90,7 @@ type Upload interface {
 // is written keeps one export, whose digest is the one scanned and signed
 // locally and the one in every registry.
 func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.PublishPlan) (*pipeline.BuildResult, error) {
+	b = s.withBase(ctx, b)
 	if len(b.Nodes) > 0 {
 		return s.buildOnNodes(ctx, b, pub)
 	}

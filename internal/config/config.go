@@ -77,6 +77,8 @@ type Config struct {
 	ScanCacheDir     string   `input:"scan-cache-dir" desc:"Trivy cache directory (default: RUNNER_TEMP on GitHub, else the user cache dir)"`
 	ScanDBRepository []string `input:"scan-db-repository" list:"comma" desc:"Vulnerability DB repositories (default Trivy's: mirror.gcr.io, then ghcr.io)"`
 	ScanSkipDBUpdate bool     `input:"scan-skip-db-update" default:"false" desc:"Use the vulnerability DB in the cache without updating it"`
+	CompareTo        string   `input:"compare-to" default:"auto" desc:"Image to compare with (new and fixed vulnerabilities, packages, size) in the summary and the PR/MR comment: a reference (repository:tag or @digest), auto (on pull requests, the tag the rules give the base branch's push in the first repository), or false"`
+	Gate             string   `input:"gate" default:"all" enum:"all|new" desc:"What fails the gate: all (every finding at the severities) or new (only findings the compared image does not have; all when there is none to compare)"`
 
 	From    []string `input:"from" list:"lines" comment:"#" desc:"For slipway merge: the partial runs' partial-result outputs, one per line (<platform> <manifest digest> <record digest>); default: every SLIPWAY_RESULT_PARTIAL_* variable (the partial jobs' slipway.env, through GitLab's needs:)"`
 	Partial bool     `input:"partial" default:"false" desc:"One platform's job of a CI matrix: build, push by digest and scan that platform only, and record the result (the partial-result output) for slipway merge, which gates, signs and tags the index; no tag, no signature here"`

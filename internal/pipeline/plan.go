@@ -30,6 +30,7 @@ type Plan struct {
 	Build    BuildPlan    `json:"build"`
 	Publish  PublishPlan  `json:"publish"`
 	Scan     ScanPlan     `json:"scan"`
+	Compare  ComparePlan  `json:"compare"`
 	Sign     SignPlan     `json:"sign"`
 	Report   ReportPlan   `json:"report"`
 	Steps    []Step       `json:"steps"`
@@ -225,6 +226,26 @@ type ScanPlan struct {
 	CacheDir      string              `json:"cache-dir,omitempty"`
 	DBRepository  []string            `json:"db-repository,omitempty"`
 	SkipDBUpdate  bool                `json:"skip-db-update"`
+	// GateNew fails the gate only on findings the compared base image
+	// does not have (gate: new); without a base to compare, the gate
+	// judges every finding, as gate: all.
+	GateNew bool `json:"gate-new,omitempty"`
+	// DefaultBranchImage is the default branch's image (repository:tag),
+	// which GitLab's container scanning report names so that GitLab
+	// matches a branch's findings with the default branch's; "" for none.
+	DefaultBranchImage string `json:"default-branch-image,omitempty"`
+}
+
+// ComparePlan is the comparison with the base branch's image.
+type ComparePlan struct {
+	Enabled bool `json:"enabled"`
+	// Base is the image compared with, by tag or digest: the compare-to
+	// input, or the tag the rules give the base branch's push in the
+	// first repository.
+	Base name.Reference `json:"base,omitempty"`
+	// Auto says Base is the base branch's tag rather than given.
+	Auto   bool   `json:"auto,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // SignPlan is signing and attestation.
@@ -271,15 +292,18 @@ type Step struct {
 type Stage string
 
 const (
-	StageBuild  Stage = "build"
-	StageScan   Stage = "scan"
-	StageGate   Stage = "gate"
-	StageSign   Stage = "sign"
-	StageVerify Stage = "verify"
-	StageCopy   Stage = "copy"
-	StageTag    Stage = "tag"
-	StageRecord Stage = "record"
-	StageReport Stage = "report"
+	StageBuild Stage = "build"
+	StageScan  Stage = "scan"
+	// StageCompare compares with the base image: findings, packages,
+	// size.
+	StageCompare Stage = "compare"
+	StageGate    Stage = "gate"
+	StageSign    Stage = "sign"
+	StageVerify  Stage = "verify"
+	StageCopy    Stage = "copy"
+	StageTag     Stage = "tag"
+	StageRecord  Stage = "record"
+	StageReport  Stage = "report"
 )
 
 // NonNil is s, or an empty slice for nil: JSON shows [] rather than null.
@@ -292,6 +316,13 @@ func NonNil[T any](s []T) []T {
 
 // Steps lists the plan's stage actions in the order Run carries them
 // out.
+func compareWhat(c ComparePlan) string {
+	if c.Auto {
+		return "the base branch's image"
+	}
+	return "compare-to"
+}
+
 func Steps(p *Plan) []Step {
 	var s []Step
 	add := func(st Stage, format string, args ...any) {
@@ -331,9 +362,15 @@ func Steps(p *Plan) []Step {
 		} else {
 			add(StageScan, "scan every platform from the local OCI layout with Trivy")
 		}
-		if p.Scan.Fail {
+		if c := p.Compare; c.Enabled {
+			add(StageCompare, "compare with %s (%s): new and fixed vulnerabilities, packages, size; its facts from its signed attestations, else a remote scan", c.Base, compareWhat(c))
+		}
+		switch {
+		case p.Scan.Fail && p.Scan.GateNew:
+			add(StageGate, "fail before any tag moves on a %s vulnerability the base image does not have (gate: new; all of them without a base)", strings.Join(severity.Strings(p.Scan.Severity), " or "))
+		case p.Scan.Fail:
 			add(StageGate, "fail before any tag moves on a %s vulnerability", strings.Join(severity.Strings(p.Scan.Severity), " or "))
-		} else {
+		default:
 			add(StageGate, "report %s vulnerabilities without failing (scan-fail is false)", strings.Join(severity.Strings(p.Scan.Severity), ", "))
 		}
 	}

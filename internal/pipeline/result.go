@@ -19,7 +19,9 @@ type Result struct {
 	DryRun bool         `json:"dry-run"`
 	Build  *BuildResult `json:"build,omitempty"`
 	Scan   *ScanResult  `json:"scan,omitempty"`
-	Sign   *SignResult  `json:"sign,omitempty"`
+	// Compare is the comparison with the base image (compare-to).
+	Compare *CompareResult `json:"compare,omitempty"`
+	Sign    *SignResult    `json:"sign,omitempty"`
 	// Partial is a partial run's result, for slipway merge.
 	Partial *PartialResult `json:"partial,omitempty"`
 	// Images is every repository the digest reached, with the tags moved
@@ -145,6 +147,24 @@ type Finding struct {
 	Platforms []string          `json:"platforms,omitempty"`
 }
 
+// SameAs says f and o are one finding, in two images or two scans: the
+// same vulnerability in the same package at the same installed version.
+func (f Finding) SameAs(o Finding) bool {
+	return f.ID == o.ID && f.Package == o.Package && f.Installed == o.Installed
+}
+
+// CountBySeverity counts findings per severity; every severity is present.
+func CountBySeverity(fs []Finding) map[severity.Severity]int {
+	c := map[severity.Severity]int{}
+	for _, s := range severity.Ascending() {
+		c[s] = 0
+	}
+	for _, f := range fs {
+		c[f.Severity]++
+	}
+	return c
+}
+
 // ScanPlatform is one platform image's scan.
 type ScanPlatform struct {
 	Platform string                    `json:"platform"`
@@ -226,4 +246,94 @@ type PublishedImage struct {
 	Repository name.Repository `json:"repository"`
 	Ref        name.Digest     `json:"ref"`
 	Tags       []name.Tag      `json:"tags"` // once moved
+}
+
+// Sources of a base image's facts.
+const (
+	// FromAttestations: the base's own signed vulnerability report and
+	// SBOMs (slipway's attestations), verified with this run's key.
+	FromAttestations = "attestations"
+	// FromRemoteScan: the base scanned from the registry with this run's
+	// Trivy and DB (it has no attestation this run's key verifies).
+	FromRemoteScan = "remote-scan"
+)
+
+// CompareResult is the comparison of the built image with a base image,
+// per platform. A base that cannot be compared (missing, unreachable) is
+// no failure: Compared is false and Note says why.
+type CompareResult struct {
+	// Base is the reference compared with, as planned.
+	Base string `json:"base"`
+	// Image is the base by digest (an index or a manifest), when found.
+	Image    string `json:"image,omitempty"`
+	Compared bool   `json:"compared"`
+	// Source is where the base's facts come from: FromAttestations or
+	// FromRemoteScan.
+	Source string `json:"source,omitempty"`
+	// Note says why there is no comparison, or what the reader should
+	// know about it (attestations signed by another key).
+	Note      string            `json:"note,omitempty"`
+	Platforms []PlatformCompare `json:"platforms,omitempty"`
+	// New and Fixed are the findings over every platform, worst first,
+	// each once with the platforms it is new (fixed) in.
+	New   []Finding `json:"new"`
+	Fixed []Finding `json:"fixed"`
+	// NewCounts counts New by severity.
+	NewCounts map[severity.Severity]int `json:"new-counts"`
+	// SizeDelta is the compressed size change summed over the platforms.
+	SizeDelta int64         `json:"size-delta-bytes"`
+	Duration  time.Duration `json:"duration"`
+}
+
+// PlatformCompare is one platform's comparison.
+type PlatformCompare struct {
+	Platform   string `json:"platform"`
+	Digest     string `json:"digest"`
+	BaseDigest string `json:"base-digest,omitempty"`
+	// Missing says the base has no image of this platform.
+	Missing   bool      `json:"missing,omitempty"`
+	New       []Finding `json:"new"`
+	Fixed     []Finding `json:"fixed"`
+	Unchanged int       `json:"unchanged"`
+	// Counts and BaseCounts are the findings by severity of the image
+	// and of the base.
+	Counts     map[severity.Severity]int `json:"counts"`
+	BaseCounts map[severity.Severity]int `json:"base-counts"`
+	Packages   PackageDiff               `json:"packages"`
+	// Size and BaseSize are the compressed sizes (config and layers).
+	Size     int64 `json:"size"`
+	BaseSize int64 `json:"base-size"`
+	Layers   int   `json:"layers"`
+	// BaseLayers counts the base's layers; NewLayers are the image's
+	// layers the base does not have, by digest.
+	BaseLayers int      `json:"base-layers"`
+	NewLayers  []string `json:"new-layers"`
+	// FROM is the image's base image (org.opencontainers.image.base.name
+	// and .digest), BaseFROM the compared base's, when they say.
+	FROM     string `json:"from,omitempty"`
+	BaseFROM string `json:"base-from,omitempty"`
+}
+
+// Package is one package of an SBOM.
+type Package struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Type is the package's ecosystem (purl type: deb, apk, golang, …).
+	Type string `json:"type,omitempty"`
+}
+
+// PackageChange is a package whose version changed.
+type PackageChange struct {
+	Name string `json:"name"`
+	Type string `json:"type,omitempty"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// PackageDiff is what changed between two SBOMs.
+type PackageDiff struct {
+	Added      []Package       `json:"added"`
+	Removed    []Package       `json:"removed"`
+	Upgraded   []PackageChange `json:"upgraded"`
+	Downgraded []PackageChange `json:"downgraded"`
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/errs"
+	"github.com/slipway-ci/slipway/internal/severity"
 )
 
 // The stages, each one capability behind a small interface. Real
@@ -26,6 +28,12 @@ type Builder interface {
 // Scanner scans what the build left locally and applies the gate.
 type Scanner interface {
 	Scan(ctx context.Context, s *ScanPlan, built *BuildResult) (*ScanResult, error)
+}
+
+// Comparer compares the built and scanned image with a base image. A
+// base it cannot read is reported in the result, not an error.
+type Comparer interface {
+	Compare(ctx context.Context, c *ComparePlan, s *ScanPlan, built *BuildResult, scanned *ScanResult) (*CompareResult, error)
 }
 
 // Signer signs and attests the built digest in one repository, and
@@ -66,6 +74,7 @@ type Notifier interface {
 type Stages struct {
 	Builder  Builder
 	Scanner  Scanner
+	Comparer Comparer
 	Signer   Signer
 	Copier   Copier
 	Tagger   Tagger
@@ -119,10 +128,10 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 		}
 	case StageScan:
 		r.Scan, err = st.Scanner.Scan(ctx, &p.Scan, r.Build)
+	case StageCompare:
+		r.Compare, err = st.Comparer.Compare(ctx, &p.Compare, &p.Scan, r.Build, r.Scan)
 	case StageGate:
-		if r.Scan != nil && !r.Scan.Passed && p.Scan.Fail {
-			err = fmt.Errorf("%s; the digest was left untagged", r.Scan.Verdict)
-		}
+		err = gate(p, r)
 	case StageSign:
 		primary, _ := p.Publish.Primary()
 		r.Sign, err = st.Signer.Sign(ctx, &p.Sign, primary, r.Build, r.Scan)
@@ -202,7 +211,7 @@ func (r *Result) tagged(repo name.Repository, tags []name.Tag) {
 // the --dry-run set, after ko's nopPublisher.
 func Nop(w io.Writer) Stages {
 	n := nop{w}
-	return Stages{Builder: n, Scanner: n, Signer: n, Copier: n, Tagger: n, Recorder: n, Notifier: n}
+	return Stages{Builder: n, Scanner: n, Comparer: n, Signer: n, Copier: n, Tagger: n, Recorder: n, Notifier: n}
 }
 
 type nop struct{ w io.Writer }
@@ -220,6 +229,11 @@ func (n nop) Build(_ context.Context, b *BuildPlan, pub *PublishPlan) (*BuildRes
 func (n nop) Scan(_ context.Context, s *ScanPlan, _ *BuildResult) (*ScanResult, error) {
 	n.say("scan with Trivy, gate on %v", s.Severity)
 	return &ScanResult{Passed: true, Verdict: "not scanned (dry run)"}, nil
+}
+
+func (n nop) Compare(_ context.Context, c *ComparePlan, _ *ScanPlan, _ *BuildResult, _ *ScanResult) (*CompareResult, error) {
+	n.say("compare with %s", c.Base)
+	return &CompareResult{Base: c.Base.String(), Note: "not compared (dry run)"}, nil
 }
 
 func (n nop) Sign(_ context.Context, s *SignPlan, repo name.Repository, _ *BuildResult, _ *ScanResult) (*SignResult, error) {
@@ -254,4 +268,26 @@ func (n nop) Record(_ context.Context, repo name.Repository, _ *BuildResult, _ *
 func (n nop) Notify(_ context.Context, p *Plan, _ *Result) error {
 	n.say("report: %s", p.Report.Comment)
 	return nil
+}
+
+// gate fails the run on the scan's blocking findings: with gate: new and
+// a compared base, only on those the base does not have.
+func gate(p *Plan, r *Result) error {
+	if r.Scan == nil || r.Scan.Passed || !p.Scan.Fail {
+		return nil
+	}
+	if c := r.Compare; p.Scan.GateNew && c != nil && c.Compared {
+		var added []string
+		for _, f := range r.Scan.Blocking {
+			if slices.ContainsFunc(c.New, f.SameAs) {
+				added = append(added, f.ID+" in "+f.Package+" "+f.Installed)
+			}
+		}
+		if len(added) == 0 {
+			return nil
+		}
+		return fmt.Errorf("%d new vulnerabilities at %s that %s does not have (gate: new): %s; the digest was left untagged",
+			len(added), severity.Strings(r.Scan.Threshold), c.Base, strings.Join(added, ", "))
+	}
+	return fmt.Errorf("%s; the digest was left untagged", r.Scan.Verdict)
 }

@@ -29,6 +29,12 @@ type Inputs struct {
 	Meta   *meta.Result
 	// Merge plans slipway merge: the index of the partial runs' images.
 	Merge bool
+	// BaseTag is the base branch's image of a pull request (branchTag),
+	// nil for none.
+	BaseTag *name.Tag
+	// DefaultBranchTag is the default branch's image, on GitLab (whose
+	// container scanning report names it), nil for none.
+	DefaultBranchTag *name.Tag
 }
 
 // Plan translates the inputs into the plan. It contacts nothing. Errors
@@ -76,6 +82,15 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 	}
 	if p.Sign.Mode == mode.Keyless && !p.Sign.TlogUpload {
 		p.Warnings = append(p.Warnings, "keyless signing with tlog-upload false: nothing timestamps the signature, so it verifies only while its certificate is valid (about 10 minutes); use the transparency log, or a key")
+	}
+	if t := in.DefaultBranchTag; t != nil && p.Scan.Enabled {
+		p.Scan.DefaultBranchImage = t.String()
+	}
+	if p.Compare, err = planCompare(cfg, p, in.BaseTag); err != nil {
+		return nil, err
+	}
+	if p.Scan.GateNew && !p.Compare.Enabled && p.Scan.Enabled {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("gate is new, but there is no image to compare with (%s): the gate judges every finding, as gate: all", p.Compare.Reason))
 	}
 	p.Report = planReport(cfg, c)
 	p.Steps = pipeline.Steps(p)
@@ -300,7 +315,32 @@ func planScan(cfg *config.Config) (pipeline.ScanPlan, error) {
 	return pipeline.ScanPlan{
 		Enabled: cfg.Scan, Severity: pipeline.NonNil(sevs), IgnoreUnfixed: cfg.IgnoreUnfixed, TrivyIgnores: cfg.TrivyIgnores,
 		Fail: cfg.ScanFail, CacheDir: cfg.ScanCacheDir, DBRepository: cfg.ScanDBRepository, SkipDBUpdate: cfg.ScanSkipDBUpdate,
+		GateNew: cfg.Gate == "new",
 	}, nil
+}
+
+// planCompare plans the comparison with the base image: compare-to's
+// reference, or with auto, on a pull request, the base branch's tag.
+func planCompare(cfg *config.Config, p *pipeline.Plan, base *name.Tag) (pipeline.ComparePlan, error) {
+	switch {
+	case cfg.CompareTo == "false":
+		return pipeline.ComparePlan{Reason: "compare-to is false"}, nil
+	case !p.Scan.Enabled:
+		return pipeline.ComparePlan{Reason: "the scan is off"}, nil
+	case p.Partial || p.Merge:
+		return pipeline.ComparePlan{Reason: "partial runs and merges do not compare (yet)"}, nil
+	case cfg.CompareTo == "auto" && p.CI.PR == 0:
+		return pipeline.ComparePlan{Reason: "not a pull request, and compare-to is auto"}, nil
+	case cfg.CompareTo == "auto" && base == nil:
+		return pipeline.ComparePlan{Reason: "the tag rules give a push of the base branch no tag"}, nil
+	case cfg.CompareTo == "auto":
+		return pipeline.ComparePlan{Enabled: true, Base: *base, Auto: true}, nil
+	}
+	ref, err := name.ParseReference(cfg.CompareTo)
+	if err != nil {
+		return pipeline.ComparePlan{}, errs.Input("compare-to", "%q is not an image reference: %v (expected repository:tag, repository@sha256:…, auto or false)", cfg.CompareTo, err)
+	}
+	return pipeline.ComparePlan{Enabled: true, Base: ref}, nil
 }
 
 func planSign(cfg *config.Config, oidc, push bool) (pipeline.SignPlan, error) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -520,6 +521,90 @@ func TestPlanMerge(t *testing.T) {
 		var ie *errs.InputError
 		if !errors.As(err, &ie) {
 			t.Errorf("%v: %v, want an input error", flags, err)
+		}
+	}
+}
+
+// The comparison: on a pull request with compare-to auto, the base
+// branch's tag; a reference on any event; nothing with false, on a push
+// with auto, or with the scan off; a bad reference is an input error
+// naming compare-to; gate: new without a base warns.
+func TestPlanCompare(t *testing.T) {
+	pr := &ci.Context{Provider: "github", Event: ci.EventPullRequest, EventName: "pull_request", Ref: "refs/pull/7/merge", SHA: "abc", PRNumber: 7, BaseRef: "main"}
+	prMeta := &meta.Result{Images: []string{"ghcr.io/acme/app"}, Tags: []string{"ghcr.io/acme/app:pr-7"}, TagNames: []string{"pr-7"}}
+	mainTag, _ := name.NewTag("ghcr.io/acme/app:main")
+	for _, c := range []struct {
+		name    string
+		flags   map[string]string
+		ctx     *ci.Context
+		base    *name.Tag
+		enabled string // the base compared with, "" for none
+		reason  string
+		warn    string
+	}{
+		{name: "pull request", ctx: pr, base: &mainTag, enabled: "ghcr.io/acme/app:main"},
+		{name: "pull request, no base tag", ctx: pr, reason: "no tag"},
+		{name: "push", ctx: pushCtx, reason: "not a pull request"},
+		{name: "given", flags: map[string]string{"compare-to": "registry.example.com/base/app:v1"}, ctx: pushCtx, enabled: "registry.example.com/base/app:v1"},
+		{name: "false", flags: map[string]string{"compare-to": "false"}, ctx: pr, base: &mainTag, reason: "compare-to is false"},
+		{name: "scan off", flags: map[string]string{"scan": "false"}, ctx: pr, base: &mainTag, reason: "the scan is off"},
+		{name: "gate new without base", flags: map[string]string{"gate": "new"}, ctx: pushCtx, reason: "not a pull request", warn: "gate is new, but there is no image to compare with"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			md := prMeta
+			if c.ctx == pushCtx {
+				md = metaResult()
+			}
+			p, err := Plan(Inputs{Config: loaded(t, c.flags), CI: c.ctx, Meta: md, BaseTag: c.base})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if p.Compare.Enabled {
+				got = p.Compare.Base.String()
+			}
+			if got != c.enabled || !strings.Contains(p.Compare.Reason, c.reason) {
+				t.Errorf("compare %+v, want base %q, reason %q", p.Compare, c.enabled, c.reason)
+			}
+			hasStep := slices.ContainsFunc(p.Steps, func(s pipeline.Step) bool { return s.Stage == pipeline.StageCompare })
+			if hasStep != p.Compare.Enabled {
+				t.Errorf("compare step planned: %v, compare enabled: %v", hasStep, p.Compare.Enabled)
+			}
+			if c.warn != "" && !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, c.warn) }) {
+				t.Errorf("warnings %q, want %q", p.Warnings, c.warn)
+			}
+		})
+	}
+	_, err := Plan(Inputs{Config: loaded(t, map[string]string{"compare-to": "Not A Ref!"}), CI: pr, Meta: prMeta})
+	if err == nil || !strings.Contains(err.Error(), "compare-to") {
+		t.Errorf("a bad compare-to: %v, want an input error naming it", err)
+	}
+}
+
+// The base branch's tag: the one the rules give a push of it that does
+// not vary with the commit; none when every such tag does.
+func TestBranchTag(t *testing.T) {
+	pr := &ci.Context{Provider: "github", Event: ci.EventPullRequest, EventName: "pull_request", Ref: "refs/pull/7/merge", SHA: strings.Repeat("a", 40),
+		PRNumber: 7, BaseRef: "main", Repository: ci.Repository{Name: "acme/app", DefaultBranch: "main"}}
+	for rules, want := range map[string]string{
+		"":                            "ghcr.io/acme/app:main", // slipway's defaults: sha-…, branch, …
+		"type=sha\ntype=ref,event=pr": "",
+		"type=sha\ntype=raw,value=edge,enable={{is_default_branch}}": "ghcr.io/acme/app:edge",
+	} {
+		var tags []string
+		if rules != "" {
+			tags = strings.Split(rules, "\n")
+		}
+		spec, err := meta.Parse(meta.Inputs{Images: []string{"ghcr.io/acme/app", "quay.io/acme/app"}, Tags: tags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if tag := branchTag(spec, pr, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), pr.BaseRef); tag != nil {
+			got = tag.String()
+		}
+		if got != want {
+			t.Errorf("rules %q: base tag %q, want %q", rules, got, want)
 		}
 	}
 }

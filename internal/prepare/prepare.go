@@ -9,7 +9,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/config"
@@ -119,9 +123,51 @@ func Run(ctx context.Context, o Options) (*Prepared, error) {
 		// slipway meta needs no plan: no images, no secrets required.
 		return &Prepared{Config: cfg, Provider: prov, CI: cictx, Meta: md}, nil
 	}
-	plan, err := Plan(Inputs{Config: cfg, CI: cictx, Meta: md, Merge: o.Merge})
+	in := Inputs{Config: cfg, CI: cictx, Meta: md, Merge: o.Merge}
+	if cictx.PRNumber != 0 {
+		in.BaseTag = branchTag(spec, cictx, now, cictx.BaseRef)
+	}
+	if cictx.Provider == ci.NameGitLab {
+		in.DefaultBranchTag = branchTag(spec, cictx, now, cictx.Repository.DefaultBranch)
+	}
+	plan, err := Plan(in)
 	if err != nil {
 		return nil, err
 	}
 	return &Prepared{Config: cfg, Provider: prov, CI: cictx, Meta: md, Plan: plan}, nil
+}
+
+// branchTag is the tag the rules give a push of branch in the first
+// repository: that branch's image (a pull request's base branch, which
+// it is compared with; the default branch's); nil when the rules give
+// such a push no tag. A tag that varies with the commit (sha-…) is not
+// the branch's: the rules are evaluated for two commits and the first tag
+// both give is taken.
+func branchTag(spec *meta.Spec, c *ci.Context, now time.Time, branch string) *name.Tag {
+	if branch == "" {
+		return nil
+	}
+	names := func(sha string) ([]string, []string) {
+		b := *c
+		b.Event, b.EventName, b.Ref, b.Branch, b.Tag, b.SHA = ci.EventBranchPush, "push", "refs/heads/"+branch, branch, "", sha
+		b.PRNumber, b.PRHeadSHA, b.BaseRef, b.Fork = 0, "", "", false
+		md, err := spec.Compute(&b, now)
+		if err != nil {
+			return nil, nil
+		}
+		return md.Images, md.TagNames
+	}
+	images, one := names(strings.Repeat("1", 40))
+	_, other := names(strings.Repeat("2", 40))
+	if len(images) == 0 {
+		return nil
+	}
+	for _, t := range one {
+		if slices.Contains(other, t) {
+			if tag, err := name.NewTag(images[0] + ":" + t); err == nil {
+				return &tag
+			}
+		}
+	}
+	return nil
 }

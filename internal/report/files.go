@@ -177,6 +177,8 @@ func Dotenv(p *pipeline.Plan, r *pipeline.Result, reportPath string, f facts) st
 	}
 	kv = append(kv, [2]string{config.ResultEnvPrefix + "SIGNATURE", f.signature}, [2]string{config.ResultEnvPrefix + "VERIFY_COMMAND", verify},
 		[2]string{config.ResultEnvPrefix + "REPORT", reportPath})
+	base, figures := compareDotenv(r.Compare)
+	kv = append(kv, [2]string{config.ResultEnvPrefix + "COMPARE_BASE", base}, [2]string{config.ResultEnvPrefix + "COMPARE", figures})
 	if pr := r.Partial; pr != nil {
 		// Named by platform: the merge job's needs: take every matrix
 		// job's dotenv, and one name would keep only the last.

@@ -424,3 +424,24 @@ func TestGitLabPushUpdatesTheMergeRequestNote(t *testing.T) {
 	}
 	assertContains(t, "the note", ours.Body, "slipway: passed", "on `feature/login`")
 }
+
+// The merge request note of a run compared with the default branch's
+// image says what changed, as the pull request comment does.
+func TestGitLabNoteComparesWithTheBase(t *testing.T) {
+	api := newFakeGitLab(t)
+	c := gitlabMR(t, api)
+	p := gitlabPlan(c)
+	n := &Notifier{Outputs: newOutputs(), CI: c, GitLabToken: glToken}
+	notify(t, n, p, comparedResult(p))
+	mine := api.mine(7)
+	if len(mine) != 1 {
+		t.Fatalf("notes by the token's user %v, want slipway's", mine)
+	}
+	for _, want := range []string{
+		"### Compared with `ghcr.io/acme/app:main`", "**+1 HIGH, −1 fixed, +1.0 MiB (+22.2 %)**",
+		"<summary>New vulnerabilities (1)</summary>", "GHSA-xxxx-yyyy-zzzz", "<summary>Fixed vulnerabilities (1)</summary>",
+		"- added `bash` 5.2.15-r0", "- upgraded `openssl` 3.0.0-r0 → 3.0.1-r0",
+	} {
+		assertContains(t, "the note", mine[0].Body, want)
+	}
+}

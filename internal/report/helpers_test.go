@@ -177,6 +177,54 @@ func failedResult(p *pipeline.Plan) *pipeline.Result {
 	return r
 }
 
+// comparedResult is fixedResult compared with the base branch's image,
+// from its attestations: the HIGH is new on amd64, a CRITICAL the base
+// had is fixed on both platforms, openssl upgraded, a package added, and
+// the amd64 image 1 MiB larger with one new layer.
+func comparedResult(p *pipeline.Plan) *pipeline.Result {
+	r := fixedResult(p)
+	old := critical
+	old.Installed, old.Platforms = "3.0.0-r0", []string{"linux/amd64", "linux/arm64"}
+	newHigh := high
+	newHigh.Platforms = []string{"linux/amd64"}
+	counts := func(c, h, m int) map[severity.Severity]int {
+		return map[severity.Severity]int{"CRITICAL": c, "HIGH": h, "MEDIUM": m, "LOW": 0, "UNKNOWN": 0}
+	}
+	r.Compare = &pipeline.CompareResult{
+		Base: ghcr + ":main", Image: ghcr + "@sha256:" + strings.Repeat("b", 64), Compared: true, Source: pipeline.FromAttestations,
+		New: []pipeline.Finding{newHigh}, Fixed: []pipeline.Finding{old}, NewCounts: counts(0, 1, 0), SizeDelta: 1 << 20,
+		Platforms: []pipeline.PlatformCompare{
+			{
+				Platform: "linux/amd64", Digest: amd64, BaseDigest: "sha256:" + strings.Repeat("c", 64),
+				New: []pipeline.Finding{high}, Fixed: []pipeline.Finding{old}, Unchanged: 0, Counts: counts(0, 1, 0), BaseCounts: counts(1, 0, 0),
+				Packages: pipeline.PackageDiff{
+					Added: []pipeline.Package{{Name: "bash", Version: "5.2.15-r0", Type: "apk"}}, Removed: []pipeline.Package{},
+					Upgraded: []pipeline.PackageChange{{Name: "openssl", Type: "apk", From: "3.0.0-r0", To: "3.0.1-r0"}}, Downgraded: []pipeline.PackageChange{},
+				},
+				Size: 3 << 20, BaseSize: 2 << 20, Layers: 3, BaseLayers: 2, NewLayers: []string{"sha256:" + strings.Repeat("d", 64)},
+			},
+			{
+				Platform: "linux/arm64", Digest: arm64, BaseDigest: "sha256:" + strings.Repeat("e", 64),
+				New: []pipeline.Finding{}, Fixed: []pipeline.Finding{old}, Unchanged: 1, Counts: counts(0, 0, 1), BaseCounts: counts(1, 0, 1),
+				Packages: pipeline.PackageDiff{Added: []pipeline.Package{}, Removed: []pipeline.Package{}, Upgraded: []pipeline.PackageChange{}, Downgraded: []pipeline.PackageChange{}},
+				Size:     2<<20 + 512<<10, BaseSize: 2<<20 + 512<<10, Layers: 2, BaseLayers: 2, NewLayers: []string{},
+			},
+		},
+		Duration: 2 * time.Second,
+	}
+	return r
+}
+
+// noBaseResult is fixedResult whose base branch has no image yet.
+func noBaseResult(p *pipeline.Plan) *pipeline.Result {
+	r := fixedResult(p)
+	r.Compare = &pipeline.CompareResult{
+		Base: ghcr + ":main", New: []pipeline.Finding{}, Fixed: []pipeline.Finding{}, NewCounts: map[severity.Severity]int{},
+		Note: ghcr + ":main does not exist (not published yet?)",
+	}
+	return r
+}
+
 // golden compares got with testdata/<name>, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()

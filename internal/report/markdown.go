@@ -119,6 +119,7 @@ func contextLine(c *pipeline.CIPlan) string {
 // body is every section after the header, with the first n findings rows.
 func body(p *pipeline.Plan, r *pipeline.Result, rows []findingRow, n int) string {
 	var b strings.Builder
+	compareSection(&b, p, r)
 	images(&b, p, r)
 	scan(&b, p, r, rows, n)
 	sign(&b, p, r)

@@ -22,8 +22,11 @@ import (
 //     as meta.Result.Outputs makes them (`slipway meta` sets the same;
 //     `slipway run` sets them here only, once);
 //   - vulnerabilities-critical, -high, -medium, -low, -unknown;
-//   - sbom and sarif (the scan's files, one per line), report (the path of
-//     slipway-report.json);
+//   - sbom and sarif (the scan's files, one per line);
+//   - with a comparison (compare-to): vulnerabilities-new-critical, -high,
+//     -medium, -low, -unknown, vulnerabilities-fixed, size-delta-bytes and
+//     compare-base (the base's repository@digest);
+//   - partial-result; report (the path of slipway-report.json);
 //   - signature (the reference of the digest's signature manifest in the
 //     repository signed in), attestations (the references of the
 //     attestation manifests there, one per line), verify-command; every
@@ -62,6 +65,9 @@ func stepOutputs(r *pipeline.Result, md *meta.Result, f facts, primary name.Repo
 		}
 		add("sbom", strings.Join(f.sbom, "\n"))
 		add("sarif", strings.Join(f.sarif, "\n"))
+	}
+	for _, kv := range compareOutputs(r.Compare) {
+		add(kv[0], kv[1])
 	}
 	if pr := r.Partial; pr != nil {
 		add("partial-result", pr.Line())

@@ -25,10 +25,11 @@ import (
 )
 
 // TestGolden renders the fixed results, passed and failed at the gate,
+// compared with the base branch's image and with no base to compare,
 // into the job summary, slipway.env and slipway-report.json, and compares
 // them with testdata/<case>/ (the comments are TestGitHubStickyComment's).
 func TestGolden(t *testing.T) {
-	for name, result := range map[string]func(*pipeline.Plan) *pipeline.Result{"passed": fixedResult, "failed": failedResult} {
+	for name, result := range map[string]func(*pipeline.Plan) *pipeline.Result{"passed": fixedResult, "failed": failedResult, "compared": comparedResult, "no-base": noBaseResult} {
 		t.Run(name, func(t *testing.T) {
 			p := fixedPlan()
 			out := newOutputs()

@@ -97,6 +97,10 @@ type GitLabLocation struct {
 	Dependency      GitLabDependency `json:"dependency"`
 	OperatingSystem string           `json:"operating_system"`
 	Image           string           `json:"image"`
+	// DefaultBranchImage is the default branch's image (GitLab's
+	// analyzer takes it from CS_DEFAULT_BRANCH_IMAGE), so that GitLab
+	// matches this image's findings with the default branch's.
+	DefaultBranchImage string `json:"default_branch_image,omitempty"`
 }
 
 // GitLabDependency is the affected package.
@@ -114,7 +118,7 @@ var linkURL = regexp.MustCompile(`^(https?|ftp)://.+`)
 
 // gitLabReport renders the findings of the platform reports. One entry per
 // finding per platform image: location.image is the platform image.
-func gitLabReport(reports []types.Report, scanner string, start, end time.Time) GitLabReport {
+func gitLabReport(reports []types.Report, scanner, defaultBranchImage string, start, end time.Time) GitLabReport {
 	out := GitLabReport{
 		Version: GitLabSchemaVersion,
 		Schema:  gitLabSchemaURL,
@@ -139,7 +143,9 @@ func gitLabReport(reports []types.Report, scanner string, start, end time.Time) 
 		image := r.ArtifactName
 		for _, res := range r.Results {
 			for _, v := range res.Vulnerabilities {
-				out.Vulnerabilities = append(out.Vulnerabilities, gitLabVulnerability(v, image, osName))
+				gv := gitLabVulnerability(v, image, osName)
+				gv.Location.DefaultBranchImage = defaultBranchImage
+				out.Vulnerabilities = append(out.Vulnerabilities, gv)
 			}
 		}
 	}

@@ -27,6 +27,9 @@ type policy struct {
 	threshold      []dbTypes.Severity // severities that fail the gate
 	ignoreStatuses []dbTypes.Status   // ignore-unfixed: every status but "fixed"
 	ignores        []result.IgnoreConfig
+	// defaultBranchImage names the default branch's image in the GitLab
+	// report (ScanPlan.DefaultBranchImage).
+	defaultBranchImage string
 }
 
 // newPolicy parses the plan's severities and ignore files (in both of
@@ -38,7 +41,7 @@ func newPolicy(ctx context.Context, p *pipeline.ScanPlan) (*policy, error) {
 	if len(sevs) == 0 {
 		sevs = DefaultSeverity
 	}
-	pol := &policy{}
+	pol := &policy{defaultBranchImage: p.DefaultBranchImage}
 	for _, s := range sevs {
 		sev, err := dbTypes.NewSeverity(s.String())
 		if err != nil {
@@ -198,18 +201,6 @@ func severityOf(v types.DetectedVulnerability) severity.Severity {
 		return severity.Unknown
 	}
 	return severity.Severity(s)
-}
-
-// countBySeverity counts findings per severity; every severity is present.
-func countBySeverity(fs []Finding) map[severity.Severity]int {
-	c := map[severity.Severity]int{}
-	for _, s := range severity.Ascending() {
-		c[s] = 0
-	}
-	for _, f := range fs {
-		c[f.Severity]++
-	}
-	return c
 }
 
 // countIgnored counts the distinct findings the ignore files left out.

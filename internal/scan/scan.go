@@ -259,7 +259,7 @@ func (s *Stage) run(ctx context.Context, p *pipeline.ScanPlan, targets func(cont
 	// The gate and the counts.
 	res.Findings = findings(reports, func(pr platformReport) types.Report { return pr.filtered })
 	res.Blocking = findings(reports, func(pr platformReport) types.Report { return pr.gated })
-	res.Counts = countBySeverity(res.Findings)
+	res.Counts = pipeline.CountBySeverity(res.Findings)
 	res.Ignored = countIgnored(reports)
 	if p.IgnoreUnfixed {
 		res.Unfixed = countUnfixed(reports, pol)
@@ -271,7 +271,7 @@ func (s *Stage) run(ctx context.Context, p *pipeline.ScanPlan, targets func(cont
 		}
 		res.Platforms = append(res.Platforms, PlatformResult{
 			Platform: pr.Platform, Digest: pr.Digest, Artifact: pr.raw.ArtifactName, OS: osName,
-			Packages: countPackages(pr.raw), Counts: countBySeverity(findings([]platformReport{pr}, func(pr platformReport) types.Report { return pr.filtered })),
+			Packages: countPackages(pr.raw), Counts: pipeline.CountBySeverity(findings([]platformReport{pr}, func(pr platformReport) types.Report { return pr.filtered })),
 		})
 	}
 	res.Passed, res.Verdict = pol.verdict(res.Counts, res.Blocking, res.Ignored, res.Unfixed, p.TrivyIgnores)
@@ -452,7 +452,7 @@ func (s *Stage) writeReports(ctx context.Context, reports []platformReport, pol 
 	if err := out(pipeline.FormatGitLab, "", GitLabFile, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(gitLabReport(filtered, ver, startedAt, clock.Now(ctx)))
+		return enc.Encode(gitLabReport(filtered, ver, pol.defaultBranchImage, startedAt, clock.Now(ctx)))
 	}); err != nil {
 		return nil, err
 	}

@@ -7,8 +7,11 @@ package stages
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	rekor "github.com/sigstore/rekor/pkg/client"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/build"
 	"github.com/slipway-ci/slipway/internal/ci"
+	"github.com/slipway-ci/slipway/internal/compare"
+	"github.com/slipway-ci/slipway/internal/config"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/partial"
@@ -83,9 +88,18 @@ func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 		m := &partial.Merger{Keychain: keychain, Transport: tr, OutputDir: cfg.OutputDir, Log: log}
 		builder, scanner = m, m
 	}
+	cmp := &compare.Stage{
+		Keychain: keychain, Transport: tr, Log: log,
+		// The base's reports apart from the run's.
+		Remote: &scan.Stage{OutputDir: filepath.Join(cfg.OutputDir, "compare-base"), Log: log, RunnerTemp: cfg.RunnerTemp()},
+	}
+	if cmp.Attestations, err = baseReader(prep, signer, keychain, tr, log); err != nil {
+		return pipeline.Stages{}, err
+	}
 	return pipeline.Stages{
 		Builder:  builder,
 		Scanner:  scanner,
+		Comparer: cmp,
 		Signer:   signer,
 		Copier:   &registry.Copier{Keychain: keychain, Transport: tr},
 		Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},
@@ -95,6 +109,28 @@ func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 }
 
 // uploads starts the build's push with the registry's Publisher.
+// attested reads the base image's attestations for compare, verified
+// with the run's signing key.
+type attested struct {
+	s    *sign.Stage
+	plan *pipeline.SignPlan
+}
+
+func (a attested) Attested(ctx context.Context, ref name.Digest) ([]compare.Attestation, error) {
+	atts, err := a.s.Attested(ctx, a.plan, ref)
+	if errors.Is(err, sign.ErrNotSigned) {
+		return nil, fmt.Errorf("%w: %w", compare.ErrNotSigned, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]compare.Attestation, 0, len(atts))
+	for _, at := range atts {
+		out = append(out, compare.Attestation{PredicateType: at.PredicateType, Predicate: at.Predicate, Platform: at.Platform})
+	}
+	return out, nil
+}
+
 type uploads struct{ p *registry.Publisher }
 
 func (u uploads) StartUpload(ctx context.Context, dir string, repo name.Repository) (build.Upload, error) {
@@ -133,21 +169,11 @@ func newSigner(prep *prepare.Prepared, keychain *registry.Keychain, tr http.Roun
 	}
 	switch prep.Plan.Sign.Mode {
 	case mode.Key:
-		key, err := cfg.SigningKey()
+		id, err := keyIdentity(cfg)
 		if err != nil {
 			return nil, err
 		}
-		st.Identity = sign.Key(key) // the resolved input, translated at the edge
-		// A key file or env:// PEM is decrypted now, before anything is
-		// built: a wrong COSIGN_PASSWORD is bad input. A KMS key is
-		// reached at the sign step.
-		if key.PEM != nil {
-			signer, err := st.Identity.Signer(context.Background())
-			if err != nil {
-				return nil, errs.WrapInput("cosign-key", err, "cannot use the key %q (expected a cosign private key and its password in COSIGN_PASSWORD)", key.Ref)
-			}
-			st.Identity = sign.Resolved(signer, st.Identity.Describe())
-		}
+		st.Identity = id
 	case mode.Keyless:
 		o := cfg.OIDCSource()
 		tok := sign.StaticToken(o.Token)
@@ -169,6 +195,50 @@ func newSigner(prep *prepare.Prepared, keychain *registry.Keychain, tr http.Roun
 
 // imageName is the repository the scan's reports name the image by: the
 // first one pushed to, or none.
+// keyIdentity is the cosign-key input as a signing identity. A key file
+// or env:// PEM is decrypted now, before anything is built: a wrong
+// COSIGN_PASSWORD is bad input. A KMS key is reached when used.
+func keyIdentity(cfg *config.Loaded) (sign.Identity, error) {
+	key, err := cfg.SigningKey()
+	if err != nil {
+		return nil, err
+	}
+	var id sign.Identity = sign.Key(key) // the resolved input, translated at the edge
+	if key.PEM != nil {
+		signer, err := id.Signer(context.Background())
+		if err != nil {
+			return nil, errs.WrapInput("cosign-key", err, "cannot use the key %q (expected a cosign private key and its password in COSIGN_PASSWORD)", key.Ref)
+		}
+		id = sign.Resolved(signer, id.Describe())
+	}
+	return id, nil
+}
+
+// baseReader reads the compared base image's attestations with the
+// cosign-key's public half: through the signer's stage when the run
+// signs with it, else a stage of its own (a pull request that pushes,
+// so signs, nothing still verifies the base's attestations with the
+// key). Nil without a key: the base is scanned remotely.
+func baseReader(prep *prepare.Prepared, signer *sign.Stage, keychain *registry.Keychain, tr http.RoundTripper, log io.Writer) (compare.AttestationReader, error) {
+	cfg := prep.Config
+	if cfg.CosignKey == "" || !prep.Plan.Compare.Enabled {
+		return nil, nil
+	}
+	plan := pipeline.SignPlan{Enabled: true, Mode: mode.Key, Key: cfg.CosignKey, TlogUpload: cfg.TlogUpload, TrustedRoot: cfg.TrustedRoot}
+	if prep.Plan.Sign.Mode == mode.Key {
+		return attested{signer, &plan}, nil
+	}
+	id, err := keyIdentity(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st := &sign.Stage{Keychain: keychain, Transport: tr, Log: log, Identity: id}
+	if cfg.TrustedRoot != "" {
+		st.Trust = sign.TrustedRootFile(cfg.TrustedRoot)
+	}
+	return attested{st, &plan}, nil
+}
+
 func imageName(repos []name.Repository) string {
 	if len(repos) == 0 {
 		return ""

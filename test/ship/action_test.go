@@ -107,7 +107,10 @@ var actionOutputs = []string{
 	"digest", "imageid", "metadata", "images",
 	"version", "tags", "tag-names", "labels", "annotations", "json",
 	"vulnerabilities-critical", "vulnerabilities-high", "vulnerabilities-medium", "vulnerabilities-low", "vulnerabilities-unknown",
-	"sbom", "sarif", "partial-result", "report",
+	"sbom", "sarif",
+	"vulnerabilities-new-critical", "vulnerabilities-new-high", "vulnerabilities-new-medium", "vulnerabilities-new-low", "vulnerabilities-new-unknown",
+	"vulnerabilities-fixed", "size-delta-bytes", "compare-base",
+	"partial-result", "report",
 	"signature", "attestations", "verify-command",
 }
 
