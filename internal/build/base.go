@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -25,6 +26,21 @@ const (
 	annotationBaseName   = "org.opencontainers.image.base.name"
 	annotationBaseDigest = "org.opencontainers.image.base.digest"
 )
+
+// baseLookupTimeout bounds the lookup of the base image's digest.
+const baseLookupTimeout = 20 * time.Second
+
+// sameImage tells whether two image references name the same image, as
+// BuildKit matches a named context to a FROM: as written, or normalized
+// (debian:bookworm is docker.io/library/debian:bookworm).
+func sameImage(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, err1 := name.ParseReference(a)
+	rb, err2 := name.ParseReference(b)
+	return err1 == nil && err2 == nil && ra.Name() == rb.Name()
+}
 
 // finalBase is the base image of the Dockerfile's final stage (the
 // target, else the last stage), through the stages it names, with the
@@ -132,12 +148,29 @@ func (s *Stage) withBase(ctx context.Context, b *pipeline.BuildPlan) *pipeline.B
 	if base == "" {
 		return b
 	}
+	// A named build context of that name is what the build used: an
+	// image (docker-image://) in its place, else no image at all.
+	for _, e := range b.BuildContexts {
+		k, v, _ := strings.Cut(string(e), "=")
+		if !sameImage(k, base) {
+			continue
+		}
+		img, ok := strings.CutPrefix(v, "docker-image://")
+		if !ok {
+			note("the final stage's FROM %s is the build context %q", base, k)
+			return b
+		}
+		base = img
+	}
 	ref, err := name.ParseReference(base)
 	if err != nil {
 		note("%q: %v", base, err)
 		return b
 	}
-	desc, err := remote.Head(ref, registry.RemoteOptions(ctx, s.Keychain, nil)...)
+	// Bounded: an unreachable registry costs the build this much at most.
+	hctx, cancel := context.WithTimeout(ctx, baseLookupTimeout)
+	defer cancel()
+	desc, err := remote.Head(ref, registry.RemoteOptions(hctx, s.Keychain, nil)...)
 	if err != nil {
 		note("resolving %s: %v", ref, err)
 		return b
