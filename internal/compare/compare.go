@@ -164,9 +164,13 @@ func (s *Stage) Compare(ctx context.Context, c *pipeline.ComparePlan, sp *pipeli
 			New: []pipeline.Finding{}, Fixed: []pipeline.Finding{}, NewLayers: []string{}}
 		hm := head.manifests[pi.Platform]
 		pc.Size, pc.Layers, pc.FROM = size(hm.manifest), len(hm.manifest.Layers), from(hm.manifest)
+		hf := headFacts.findings[pi.Platform]
 		bm, ok := base.manifests[pi.Platform]
 		if !ok {
-			pc.Missing = true
+			// A platform the base lacks: every finding of it is new (the
+			// new gate judges them all), its size all added.
+			pc.Missing, pc.New, pc.Counts = true, append([]pipeline.Finding{}, hf...), pipeline.CountBySeverity(hf)
+			res.SizeDelta += pc.Size
 			res.Platforms = append(res.Platforms, pc)
 			continue
 		}
@@ -181,7 +185,7 @@ func (s *Stage) Compare(ctx context.Context, c *pipeline.ComparePlan, sp *pipeli
 			}
 		}
 		res.SizeDelta += pc.Size - pc.BaseSize
-		hf, bf := headFacts.findings[pi.Platform], baseFacts.findings[pi.Platform]
+		bf := baseFacts.findings[pi.Platform]
 		pc.New, pc.Fixed, pc.Unchanged = diffFindings(hf, bf)
 		pc.Counts, pc.BaseCounts = pipeline.CountBySeverity(hf), pipeline.CountBySeverity(bf)
 		if hp, bp := headFacts.packages[pi.Platform], baseFacts.packages[pi.Platform]; hp != nil && bp != nil {

@@ -351,3 +351,47 @@ func TestCompareMissingBase(t *testing.T) {
 		t.Errorf("compared %v, note %q", res.Compared, res.Note)
 	}
 }
+
+// A platform the base lacks: its findings are all new, its size all
+// added.
+func TestCompareNewPlatform(t *testing.T) {
+	f := newFixture(t)
+	arm, err := random.Image(2048, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := layout.FromPath(f.built.LayoutDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(arm); err != nil {
+		t.Fatal(err)
+	}
+	ad, _ := arm.Digest()
+	f.built.Platforms = append(f.built.Platforms, pipeline.PlatformImage{Platform: "linux/arm64", Digest: ad})
+	sc := scanned(t)
+	sc.Platforms = append(sc.Platforms, pipeline.ScanPlatform{Platform: "linux/arm64"})
+	armOnly := keptFinding
+	armOnly.Platforms = []string{"linux/arm64"}
+	sc.Findings = append(sc.Findings, armOnly)
+	for i := range sc.Findings[:2] {
+		sc.Findings[i].Platforms = []string{"linux/amd64"}
+	}
+	s := &Stage{Attestations: &attestations{atts: baseAttestations(f)}, Remote: &remoteScan{}}
+	res, err := s.Compare(context.Background(), &pipeline.ComparePlan{Enabled: true, Base: f.repo.Tag("main")}, &pipeline.ScanPlan{}, f.built, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Platforms) != 2 || !res.Platforms[1].Missing || len(res.Platforms[1].New) != 1 {
+		t.Fatalf("platforms %+v", res.Platforms)
+	}
+	armSize := manifestSize(t, arm)
+	if res.SizeDelta != f.headSize-f.baseSize+armSize {
+		t.Errorf("size delta %d, want %d", res.SizeDelta, f.headSize-f.baseSize+armSize)
+	}
+	// The kept finding is unchanged on amd64 and new on arm64.
+	i := slices.IndexFunc(res.New, keptFinding.SameAs)
+	if i < 0 || !slices.Equal(res.New[i].Platforms, []string{"linux/arm64"}) {
+		t.Errorf("new %+v, want the kept finding new on linux/arm64", res.New)
+	}
+}

@@ -28,9 +28,7 @@ func compareHeadline(c *pipeline.CompareResult) string {
 	}
 	var size, base int64
 	for _, p := range c.Platforms {
-		if !p.Missing {
-			size, base = size+p.Size, base+p.BaseSize
-		}
+		size, base = size+p.Size, base+p.BaseSize // a platform the base lacks: all added
 	}
 	abs, pct := sizeDelta(size, base)
 	if pct != "" {
@@ -82,7 +80,7 @@ func compareSection(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 	b.WriteString("\n| platform | new | fixed | unchanged | vulnerabilities (Δ) | packages | size (Δ) | layers |\n|---|---:|---:|---:|---|---|---|---|\n")
 	for _, pc := range c.Platforms {
 		if pc.Missing {
-			fmt.Fprintf(b, "| %s | — | — | — | the base has no %s image | — | %s | %d |\n", esc(pc.Platform), esc(pc.Platform), humanSize(pc.Size), pc.Layers)
+			fmt.Fprintf(b, "| %s | %d | — | — | the base has no %s image: all new | — | %s | %d |\n", esc(pc.Platform), len(pc.New), esc(pc.Platform), humanSize(pc.Size), pc.Layers)
 			continue
 		}
 		var sev []string
