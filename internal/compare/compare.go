@@ -28,6 +28,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/severity"
@@ -213,48 +214,40 @@ func (s *Stage) resolve(ctx context.Context, ref name.Reference) (*image, error)
 		return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
 	}
 	img := &image{ref: ref.Context().Digest(desc.Digest.String()), manifests: map[string]platformManifest{}}
-	add := func(d v1.Hash, fallback *v1.Platform) error {
-		m, err := remote.Image(ref.Context().Digest(d.String()), opts...)
-		if err != nil {
-			return err
+	// The platform images: the image itself, or the index's (nested
+	// indexes and attestation manifests as ocilayout.Platforms reads
+	// them, a layout's or a registry's).
+	var pis []ocilayout.PlatformImage
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err == nil {
+			pis, err = ocilayout.Platforms(idx)
 		}
-		mf, err := m.Manifest()
 		if err != nil {
-			return fmt.Errorf("reading the manifest %s of %s: %w", d, ref, err)
+			return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
 		}
-		p := fallback
+	} else {
+		m, err := desc.Image()
+		if err != nil {
+			return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
+		}
+		pis = []ocilayout.PlatformImage{{Digest: desc.Digest, Image: m}}
+	}
+	for _, pi := range pis {
+		mf, err := pi.Image.Manifest()
+		if err != nil {
+			return nil, fmt.Errorf("%s cannot be read: its manifest %s: %w", ref, pi.Digest, err)
+		}
+		p := pi.Platform
 		if p == nil {
-			cf, err := m.ConfigFile() // a small blob, not a layer
+			cf, err := pi.Image.ConfigFile() // a small blob, not a layer
 			if err != nil {
-				return fmt.Errorf("reading the config of %s: %w", ref, err)
+				return nil, fmt.Errorf("%s cannot be read: its config: %w", ref, err)
 			}
 			p = cf.Platform()
 		}
 		if p != nil {
-			img.manifests[p.String()] = platformManifest{digest: d, manifest: mf}
-		}
-		return nil
-	}
-	if !desc.MediaType.IsIndex() {
-		if err := add(desc.Digest, nil); err != nil {
-			return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
-		}
-		return img, nil
-	}
-	idx, err := desc.ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
-	}
-	for _, d := range im.Manifests {
-		if d.Platform == nil || d.Platform.OS == "unknown" || !d.MediaType.IsImage() {
-			continue // attestation manifests
-		}
-		if err := add(d.Digest, d.Platform); err != nil {
-			return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
+			img.manifests[p.String()] = platformManifest{digest: pi.Digest, manifest: mf}
 		}
 	}
 	return img, nil

@@ -237,18 +237,8 @@ func TestGitHubActionsUnderAct(t *testing.T) {
 	testenv.Git(t, ws, "checkout", "-q", "refs/tags/"+tag)
 	tagged := testenv.Git(t, ws, "rev-parse", "HEAD")
 
-	previous := t.TempDir()
-	action, err := os.ReadFile(filepath.Join(src, "action.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(action, []byte("\n  image: Dockerfile\n")) {
-		t.Fatal("action.yml does not say image: Dockerfile")
-	}
-	action = bytes.Replace(action, []byte("\n  image: Dockerfile\n"), []byte("\n  image: docker://"+img.Ref+"\n"), 1)
-	if err := os.WriteFile(filepath.Join(previous, "action.yml"), action, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// The previous release: this tree's action pinned to the image.
+	previous := pinnedAction(t, img.Ref)
 
 	releaseRepo := e.UniqueRepo(t, "slipway")
 	env := map[string]string{
