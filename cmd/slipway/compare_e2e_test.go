@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,9 +17,13 @@ import (
 
 	"github.com/slipway-ci/slipway/internal/ci/citest"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/scan"
 	"github.com/slipway-ci/slipway/internal/scan/fixture"
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
+
+// e2eGitLabToken is the token the fake GitLab API accepts.
+const e2eGitLabToken = "glpat-e2e-token-0123456789"
 
 // The comparison's fixture: "main" ships openssl with a HIGH finding
 // (fixture.AppAdvisory) and zlib; the pull request upgrades openssl to
@@ -188,6 +193,48 @@ func TestCompareWithBaseBranch(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("the comment lacks %q:\n%s", want, body)
 		}
+	}
+
+	// The same change as a GitLab merge request: the note (fake GitLab
+	// API, its documented endpoints) says the same, and the container
+	// scanning report names the default branch's image.
+	gl := citest.NewFakeGitLab(t, e2eGitLabToken)
+	glEnv := run(prDir, repo, map[string]string{
+		"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "merge_request_event", "CI_COMMIT_SHA": testenv.Git(t, prDir, "rev-parse", "HEAD"),
+		"CI_COMMIT_REF_NAME": "feature/login", "CI_DEFAULT_BRANCH": "main",
+		"CI_PROJECT_ID": "42", "CI_PROJECT_PATH": "group/app", "CI_PROJECT_URL": "https://gitlab.example.com/group/app",
+		"CI_JOB_URL": "https://gitlab.example.com/group/app/-/jobs/9001", "CI_API_V4_URL": gl.URL + "/api/v4",
+		"CI_MERGE_REQUEST_IID": "7", "CI_MERGE_REQUEST_PROJECT_ID": "42", "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": "42",
+		"CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "feature/login", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+		"CI_JOB_TOKEN": "job-token-value", "SLIPWAY_GITLAB_TOKEN": e2eGitLabToken,
+	})
+	delete(glEnv, "SLIPWAY_CI")
+	glEnv["SLIPWAY_PUSH"], glEnv["SLIPWAY_SEVERITY"], glEnv["SLIPWAY_GATE"] = "true", "HIGH", "new"
+	if r := slipway(t, prDir, glEnv, "run"); r.code != 1 || !strings.Contains(lastLine(r.stderr), "CVE-2099-0010 in bash") {
+		t.Fatalf("GitLab: exit %d, want 1 at the new gate naming CVE-2099-0010:\n%s", r.code, r.stderr)
+	}
+	notes := gl.Mine(7)
+	if len(notes) != 1 {
+		t.Fatalf("slipway's notes on !7: %+v", notes)
+	}
+	for _, want := range []string{
+		"### Compared with `" + repo + ":main`", "**+1 HIGH, −1 fixed, +2.", "from its signed attestations",
+		"CVE-2099-0010", "CVE-2099-0001", "added `bash` 5.2.15-2+b2", "upgraded `openssl` 3.0.11-1~deb12u1 → 3.0.13-1~deb12u1",
+	} {
+		if !strings.Contains(notes[0].Body, want) {
+			t.Errorf("the MR note lacks %q:\n%s", want, notes[0].Body)
+		}
+	}
+	var cs struct {
+		Vulnerabilities []struct {
+			Location struct {
+				DefaultBranchImage string `json:"default_branch_image"`
+			} `json:"location"`
+		} `json:"vulnerabilities"`
+	}
+	testenv.ReadJSON(t, filepath.Join(glEnv["SLIPWAY_OUTPUT_DIR"], scan.GitLabFile), &cs)
+	if len(cs.Vulnerabilities) == 0 || cs.Vulnerabilities[0].Location.DefaultBranchImage != repo+":main" {
+		t.Errorf("the container scanning report's default branch image: %+v", cs.Vulnerabilities)
 	}
 
 	// A pull request that keeps main's finding passes the new gate.
