@@ -54,9 +54,12 @@ func with(base map[string]string, more map[string]string) map[string]string {
 // checkDryRun runs `slipway run --dry-run --output json` in dir with env,
 // checks that it succeeded without showing a secret, and compares the plan
 // with testdata/plans/<name>.json.
-func checkDryRun(t *testing.T, name, dir string, env map[string]string) {
+func checkDryRun(t *testing.T, name, dir string, env map[string]string, command ...string) {
 	t.Helper()
-	r := slipway(t, dir, env, "run", "--dry-run", "--output", "json")
+	if command == nil {
+		command = []string{"run"}
+	}
+	r := slipway(t, dir, env, append(command, "--dry-run", "--output", "json")...)
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 	}
@@ -137,6 +140,15 @@ func TestDryRunLocal(t *testing.T) {
 		testenv.Git(t, dir, "tag", tag)
 	}
 	checkDryRun(t, "local-tag", dir, with(nil, nil))
+}
+
+// slipway promote's plan: the source read and verified, judged, copied
+// to both repositories of images, tagged; no build, no signing.
+func TestDryRunPromote(t *testing.T) {
+	dir := testenv.GitProject(t, map[string]string{"README": "no Dockerfile: promote builds nothing\n"})
+	testenv.Git(t, dir, "remote", "add", "origin", "https://github.com/octo-org/app.git")
+	checkDryRun(t, "local-promote", dir, with(nil, map[string]string{"SLIPWAY_TAGS": "v1.4.2\nstable", "SLIPWAY_IMAGES": ""}),
+		"promote", "ghcr.io/octo-org/app@sha256:"+strings.Repeat("ab", 32), "--to", "prod.example.com/octo/app", "--to", "ghcr.io/octo-org/app-prod")
 }
 
 // A builder of several nodes: the plan names each node and the

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -207,4 +209,22 @@ func layerContents(t *testing.T, img v1.Image) [][]byte {
 		out = append(out, data)
 	}
 	return out
+}
+
+// mountsAndUploads counts, in the registry's access log since mark, the
+// blobs mounted into the repository to from the repository from, and the
+// blob upload requests (PATCH, PUT) into to.
+func mountsAndUploads(t *testing.T, e *testenv.Env, mark testenv.Mark, from, to string) (mounts, uploads int) {
+	t.Helper()
+	path := "/v2" + strings.TrimPrefix(to, e.Registry) + "/blobs/uploads/"
+	source := "from=" + url.QueryEscape(strings.TrimPrefix(from, e.Registry+"/"))
+	for _, r := range e.RegistryRequests(t, mark) {
+		switch {
+		case r.Method == http.MethodPost && strings.HasPrefix(r.Path, path) && strings.Contains(r.Path, "mount=") && strings.Contains(r.Path, source) && r.Status == http.StatusCreated:
+			mounts++
+		case (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.HasPrefix(r.Path, path):
+			uploads++
+		}
+	}
+	return mounts, uploads
 }

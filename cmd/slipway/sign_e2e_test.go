@@ -283,17 +283,7 @@ func TestCopyMountsWithinOneRegistry(t *testing.T) {
 	if got := testenv.TagDigest(t, repoB+":v1"); got != res.Build.DigestStr() {
 		t.Errorf("%s:v1 = %s, want %s", repoB, got, res.Build.DigestStr())
 	}
-	pathB := "/v2" + strings.TrimPrefix(repoB, e.Registry) + "/blobs/uploads/"
-	fromA := "from=" + url.QueryEscape(strings.TrimPrefix(repoA, e.Registry+"/"))
-	mounts, uploads := 0, 0
-	for _, r := range e.RegistryRequests(t, mark) {
-		switch {
-		case r.Method == http.MethodPost && strings.HasPrefix(r.Path, pathB) && strings.Contains(r.Path, "mount=") && strings.Contains(r.Path, fromA) && r.Status == http.StatusCreated:
-			mounts++
-		case (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.HasPrefix(r.Path, pathB):
-			uploads++
-		}
-	}
+	mounts, uploads := mountsAndUploads(t, e, mark, repoA, repoB)
 	if mounts == 0 || uploads != 0 {
 		t.Errorf("the copy made %d cross-repository mounts and %d blob uploads to %s; want mounts only", mounts, uploads, repoB)
 	}

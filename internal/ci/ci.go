@@ -47,6 +47,10 @@ type Options struct {
 	// Stdout receives GitHub workflow commands (::add-mask::, ::group::);
 	// nil means os.Stdout.
 	Stdout io.Writer
+	// NoCheckout says the run needs no git checkout (slipway promote):
+	// the local provider outside one gives a manual event without a
+	// commit instead of an error.
+	NoCheckout bool
 }
 
 // withDefaults returns o with every empty field set to its default.

@@ -31,10 +31,13 @@ type localProvider struct {
 	// outside one): git's queries trust it (see git).
 	top string
 	out *fileOutputs
+	// noCheckout: a run that needs no commit (slipway promote) outside a
+	// git repository gets a manual event without one.
+	noCheckout bool
 }
 
 func newLocal(opts Options) *localProvider {
-	return &localProvider{env: opts.Env, dir: opts.ContextDir, top: workTree(opts.ContextDir), out: newFileOutputs(opts.OutputDir)}
+	return &localProvider{env: opts.Env, dir: opts.ContextDir, top: workTree(opts.ContextDir), out: newFileOutputs(opts.OutputDir), noCheckout: opts.NoCheckout}
 }
 
 // Name implements Provider.
@@ -86,6 +89,15 @@ func (p *localProvider) Context(ctx context.Context, warn func(string)) (*Contex
 	}
 	wg.Wait()
 	if err := queries[0].err; err != nil {
+		var exitErr *exec.ExitError
+		if p.noCheckout && errors.As(err, &exitErr) {
+			dir, _ := filepath.Abs(p.dir)
+			return &Context{
+				Provider: NameLocal, Event: EventManual, EventName: "workflow_dispatch",
+				Actor:      firstNonEmpty(p.env.Get("USER"), p.env.Get("USERNAME")),
+				Repository: Repository{Name: filepath.Base(dir)},
+			}, nil
+		}
 		return nil, p.notARepository(err)
 	}
 	if err := queries[1].err; err != nil {

@@ -227,6 +227,28 @@ func TestLocalContextNotARepository(t *testing.T) {
 	}
 }
 
+// A run that needs no checkout (slipway promote) outside one gets a
+// manual event without a commit, named after its directory.
+func TestLocalContextNoCheckout(t *testing.T) {
+	isolateGit(t)
+	t.Setenv("GIT_CEILING_DIRECTORIES", os.TempDir())
+	dir := filepath.Join(t.TempDir(), "promotions")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(NameLocal, Options{ContextDir: dir, Env: environ.Map(map[string]string{"USER": "ops"}), OutputDir: t.TempDir(), NoCheckout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := c.Context(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Event != EventManual || ctx.SHA != "" || ctx.Repository.Name != "promotions" || ctx.Actor != "ops" {
+		t.Errorf("context %+v, want a manual event without a commit in promotions by ops", ctx)
+	}
+}
+
 func TestLocalContextNoCommits(t *testing.T) {
 	isolateGit(t)
 	dir := t.TempDir()

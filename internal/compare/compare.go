@@ -25,10 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/slipway-ci/slipway/internal/ocilayout"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/severity"
@@ -204,51 +201,16 @@ func (s *Stage) Compare(ctx context.Context, c *pipeline.ComparePlan, sp *pipeli
 // resolve reads the base's manifests by platform: manifests only, no
 // layer.
 func (s *Stage) resolve(ctx context.Context, ref name.Reference) (*image, error) {
-	opts := registry.RemoteOptions(ctx, s.Keychain, s.Transport)
-	desc, err := remote.Get(ref, opts...)
-	if err != nil {
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-			return nil, fmt.Errorf("%s does not exist (not published yet?)", ref)
-		}
-		return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
+	d, pms, err := registry.Platforms(ctx, s.Keychain, s.Transport, ref)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return nil, fmt.Errorf("%s does not exist (not published yet?)", ref)
+	case err != nil:
+		return nil, err
 	}
-	img := &image{ref: ref.Context().Digest(desc.Digest.String()), manifests: map[string]platformManifest{}}
-	// The platform images: the image itself, or the index's (nested
-	// indexes and attestation manifests as ocilayout.Platforms reads
-	// them, a layout's or a registry's).
-	var pis []ocilayout.PlatformImage
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err == nil {
-			pis, err = ocilayout.Platforms(idx)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
-		}
-	} else {
-		m, err := desc.Image()
-		if err != nil {
-			return nil, fmt.Errorf("%s cannot be read: %w", ref, err)
-		}
-		pis = []ocilayout.PlatformImage{{Digest: desc.Digest, Image: m}}
-	}
-	for _, pi := range pis {
-		mf, err := pi.Image.Manifest()
-		if err != nil {
-			return nil, fmt.Errorf("%s cannot be read: its manifest %s: %w", ref, pi.Digest, err)
-		}
-		p := pi.Platform
-		if p == nil {
-			cf, err := pi.Image.ConfigFile() // a small blob, not a layer
-			if err != nil {
-				return nil, fmt.Errorf("%s cannot be read: its config: %w", ref, err)
-			}
-			p = cf.Platform()
-		}
-		if p != nil {
-			img.manifests[p.String()] = platformManifest{digest: pi.Digest, manifest: mf}
-		}
+	img := &image{ref: d, manifests: map[string]platformManifest{}}
+	for _, pm := range pms {
+		img.manifests[pm.Platform] = platformManifest{digest: pm.Digest, manifest: pm.Manifest}
 	}
 	return img, nil
 }

@@ -83,9 +83,15 @@ type Config struct {
 	From    []string `input:"from" list:"lines" comment:"#" desc:"For slipway merge: the partial runs' partial-result outputs, one per line (<platform> <manifest digest> <record digest>); default: every SLIPWAY_RESULT_PARTIAL_* variable (the partial jobs' slipway.env, through GitLab's needs:)"`
 	Partial bool     `input:"partial" default:"false" desc:"One platform's job of a CI matrix: build, push by digest and scan that platform only, and record the result (the partial-result output) for slipway merge, which gates, signs and tags the index; no tag, no signature here"`
 
+	// Promote
+	Source                string `input:"source" desc:"For slipway promote: the image to promote, repository@sha256:… (the command's argument); it moves to images, with tags from tags (none when tags is empty)"`
+	CertificateIdentity   string `input:"certificate-identity" desc:"For slipway promote: the keyless signer the source's signatures must be by (cosign's --certificate-identity); with certificate-oidc-issuer, in place of cosign-key"`
+	CertificateOIDCIssuer string `input:"certificate-oidc-issuer" desc:"For slipway promote: the OIDC issuer of certificate-identity (cosign's --certificate-oidc-issuer)"`
+	ReportMaxAge          string `input:"report-max-age" default:"24h" desc:"For slipway promote: the oldest signed vulnerability report the policy is judged on; an older one, or none, and the source is scanned again in its registry (a duration, e.g. 24h or 30m)"`
+
 	// Sign (sigstore/cosign)
 	Sign               mode.Switch          `input:"sign" default:"auto" enum:"auto|true|false" desc:"Sign and attest the digest; auto signs when a key or an OIDC token is available"`
-	CosignKey          string               `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD)"`
+	CosignKey          string               `input:"cosign-key" desc:"Signing key: a file path, env://VAR holding the PEM, or a KMS URI; empty for keyless (password in COSIGN_PASSWORD); slipway promote verifies with it, and takes a public key file too"`
 	FulcioURL          string               `input:"fulcio-url" default:"https://fulcio.sigstore.dev" desc:"Fulcio URL for keyless signing"`
 	RekorURL           string               `input:"rekor-url" default:"https://rekor.sigstore.dev" desc:"Rekor URL of the transparency log"`
 	TlogUpload         bool                 `input:"tlog-upload" default:"true" desc:"Upload signatures to the transparency log"`

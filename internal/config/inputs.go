@@ -46,8 +46,8 @@ type Input struct {
 var CommandInput = Input{
 	Name:    "command",
 	Default: "run",
-	Enum:    []string{"run", "merge"},
-	Desc:    "The slipway command the action runs: run, or merge (the merge job after a matrix of partial runs); the action's only, not an option of the commands",
+	Enum:    []string{"run", "merge", "promote"},
+	Desc:    "The slipway command the action runs: run, merge (the merge job after a matrix of partial runs), or promote (source moved to images, verified); the action's only, not an option of the commands",
 }
 
 // ActionInputs are the GitHub Action's inputs: the command, then every

@@ -40,6 +40,7 @@ func (c *Config) Validate() error {
 		c.validateAttestations,
 		c.validateBuilder,
 		c.validateRetry,
+		func() error { _, err := c.MaxReportAge(); return err },
 		c.validateScan,
 		c.validateSign,
 	}
@@ -216,6 +217,15 @@ func (c *Config) RetryTime() (time.Duration, error) {
 	d, err := time.ParseDuration(c.RegistryRetry)
 	if err != nil || d < 0 || d > 24*time.Hour {
 		return 0, errs.Input("registry-retry-time", "%q is not a duration between 0 and 24h (expected e.g. 2m or 90s)", c.RegistryRetry)
+	}
+	return d, nil
+}
+
+// MaxReportAge is the report-max-age input.
+func (c *Config) MaxReportAge() (time.Duration, error) {
+	d, err := time.ParseDuration(c.ReportMaxAge)
+	if err != nil || d < 0 {
+		return 0, errs.Input("report-max-age", "%q is not a duration (expected e.g. 24h or 30m)", c.ReportMaxAge)
 	}
 	return d, nil
 }

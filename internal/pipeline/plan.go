@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -41,6 +42,10 @@ type Plan struct {
 	// Merge is slipway merge: the index of the partial runs' images
 	// (Build.From), gated on their recorded scans, signed and tagged.
 	Merge bool `json:"merge,omitempty"`
+	// Promote is slipway promote: a signed digest moved, as it is, to the
+	// Publish repositories once its signature and policy verify; nil for
+	// the other commands.
+	Promote *PromotePlan `json:"promote,omitempty"`
 	// Warnings are what the plan will do that a user should know; the
 	// run's result starts with them.
 	Warnings []string `json:"warnings,omitempty"`
@@ -270,6 +275,24 @@ type SignPlan struct {
 	Reason      string `json:"reason,omitempty"`
 }
 
+// PromotePlan is what slipway promote moves and what it asks of it.
+type PromotePlan struct {
+	// Source is the image by digest in its repository.
+	Source name.Digest `json:"source"`
+	// ReportMaxAge is how old a signed vulnerability report may be for
+	// the policy to be judged on it; an older one (or none) is replaced
+	// by a fresh scan of the source in its registry.
+	ReportMaxAge time.Duration `json:"report-max-age"`
+	// Identity is whom the signatures must be by, for a person: the key
+	// input, or the certificate identity and its issuer.
+	Identity string `json:"identity"`
+	// Key is the cosign-key input (key mode); CertificateIdentity and
+	// CertificateIssuer the keyless identity.
+	Key                 string `json:"-"`
+	CertificateIdentity string `json:"-"`
+	CertificateIssuer   string `json:"-"`
+}
+
 // ReportPlan is where results go.
 type ReportPlan struct {
 	Outputs bool   `json:"outputs"`
@@ -304,6 +327,11 @@ const (
 	StageTag     Stage = "tag"
 	StageRecord  Stage = "record"
 	StageReport  Stage = "report"
+	// StageSource reads the image slipway promote moves (manifests only);
+	// StageVerifySource verifies its signatures and attestations where it
+	// is.
+	StageSource       Stage = "source"
+	StageVerifySource Stage = "verify-source"
 )
 
 // NonNil is s, or an empty slice for nil: JSON shows [] rather than null.
@@ -338,6 +366,9 @@ func Steps(p *Plan) []Step {
 			on = append(on, strings.Join(n.Platforms, ", ")+" on "+n.Address)
 		}
 		platforms = strings.Join(on, "; ") + ", all at once, into one index"
+	}
+	if p.Promote != nil {
+		return append(s, promoteSteps(p)...)
 	}
 	primary, push := p.Publish.Primary()
 	switch {
@@ -390,15 +421,45 @@ func Steps(p *Plan) []Step {
 		}
 	}
 	if p.Publish.Push {
-		names := p.Publish.TagNames()
-		for _, repo := range p.Publish.Repositories {
-			if tags := names[repo.Name()]; len(tags) > 0 {
-				add(StageTag, "tag %s: %s", repo, strings.Join(tags, ", "))
-				s[len(s)-1].Repository = repo
-			}
-		}
+		s = append(s, tagSteps(p)...)
 	}
 	add(StageReport, "write outputs and summary; %s", p.Report.Comment)
+	return s
+}
+
+// promoteSteps are slipway promote's: read and verify the source, judge
+// its policy, copy it with everything about it, verify it there, tag.
+func promoteSteps(p *Plan) []Step {
+	var s []Step
+	add := func(st Stage, format string, args ...any) {
+		s = append(s, Step{Stage: st, Action: fmt.Sprintf(format, args...)})
+	}
+	pr := p.Promote
+	add(StageSource, "read %s: the index and its platforms (manifests only)", pr.Source)
+	add(StageVerifySource, "verify its signatures and attestations (%s) with %s", p.Sign.Format, pr.Identity)
+	if p.Scan.Enabled {
+		add(StageScan, "judge its signed vulnerability report when it is at most %s old, else scan it in its registry with Trivy", pr.ReportMaxAge)
+		if p.Scan.Fail {
+			add(StageGate, "refuse it, before anything is copied, on a %s vulnerability", strings.Join(severity.Strings(p.Scan.Severity), " or "))
+		} else {
+			add(StageGate, "report %s vulnerabilities without refusing (scan-fail is false)", strings.Join(severity.Strings(p.Scan.Severity), ", "))
+		}
+	}
+	add(StageCopy, "copy it with its signatures, attestations and referrers to %s (missing blobs only, mounted inside a registry), then verify them there", joined(p.Publish.Repositories))
+	s = append(s, tagSteps(p)...)
+	add(StageReport, "write outputs and summary; %s", p.Report.Comment)
+	return s
+}
+
+// tagSteps move the planned tags, one step per repository that has some.
+func tagSteps(p *Plan) []Step {
+	var s []Step
+	names := p.Publish.TagNames()
+	for _, repo := range p.Publish.Repositories {
+		if tags := names[repo.Name()]; len(tags) > 0 {
+			s = append(s, Step{Stage: StageTag, Action: fmt.Sprintf("tag %s: %s", repo, strings.Join(tags, ", ")), Repository: repo})
+		}
+	}
 	return s
 }
 

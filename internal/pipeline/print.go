@@ -47,30 +47,14 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	row("annotations", p.Metadata.Annotations)
 
-	b := p.Build
-	section("Build")
-	row("context", b.Context)
-	row("file", b.File)
-	row("target", b.Target)
-	row("platforms", b.Platforms)
-	row("build-args", shown(b.BuildArgs))
-	row("build-contexts", shown(b.BuildContexts))
-	row("secrets", shown(b.Secrets))
-	row("ssh", b.SSH)
-	row("cache-from", shown(b.CacheFrom))
-	row("cache-to", shown(b.CacheTo))
-	row("no-cache / pull", fmt.Sprintf("%v / %v", b.NoCache, b.Pull))
-	row("provenance", b.Provenance)
-	row("sbom", b.SBOM)
-	row("builder", b.Builder)
-	for _, n := range b.Nodes {
-		how := strings.Join(n.Platforms, ", ")
-		if n.Fallback {
-			how += " (fallback: may emulate)"
-		}
-		row("  node "+n.Address, how)
+	if pr := p.Promote; pr != nil {
+		section("Promote")
+		row("source", pr.Source.String())
+		row("signed by", pr.Identity)
+		row("report max age", pr.ReportMaxAge.String())
+	} else {
+		p.writeBuild(row, section)
 	}
-	row("output dir", b.OutputDir)
 
 	section("Publish")
 	if p.Publish.Push {
@@ -151,4 +135,32 @@ func shown[T fmt.Stringer](vs []T) []string {
 		out[i] = v.String()
 	}
 	return out
+}
+
+// writeBuild writes the build section.
+func (p *Plan) writeBuild(row func(string, any), section func(string)) {
+	b := p.Build
+	section("Build")
+	row("context", b.Context)
+	row("file", b.File)
+	row("target", b.Target)
+	row("platforms", b.Platforms)
+	row("build-args", shown(b.BuildArgs))
+	row("build-contexts", shown(b.BuildContexts))
+	row("secrets", shown(b.Secrets))
+	row("ssh", b.SSH)
+	row("cache-from", shown(b.CacheFrom))
+	row("cache-to", shown(b.CacheTo))
+	row("no-cache / pull", fmt.Sprintf("%v / %v", b.NoCache, b.Pull))
+	row("provenance", b.Provenance)
+	row("sbom", b.SBOM)
+	row("builder", b.Builder)
+	for _, n := range b.Nodes {
+		how := strings.Join(n.Platforms, ", ")
+		if n.Fallback {
+			how += " (fallback: may emulate)"
+		}
+		row("  node "+n.Address, how)
+	}
+	row("output dir", b.OutputDir)
 }

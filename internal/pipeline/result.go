@@ -128,7 +128,11 @@ type ScanResult struct {
 	DB        DBInfo         `json:"db"`
 	CacheDir  string         `json:"cache-dir"`
 	// Scanner is the scanner and its version, e.g. "trivy v0.70.0".
-	Scanner   string        `json:"scanner"`
+	Scanner string `json:"scanner"`
+	// Source is where slipway promote's findings came from: the image's
+	// signed report (FromAttestations) or a scan of it in its registry
+	// (FromRemoteScan); "" for a run's own scan.
+	Source    string        `json:"source,omitempty"`
 	StartedAt time.Time     `json:"started-at"`
 	Duration  time.Duration `json:"duration"`
 }

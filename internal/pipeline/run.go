@@ -49,9 +49,35 @@ type Signer interface {
 // destination lacks are uploaded, and inside one registry they are
 // mounted across repositories.
 type Copier interface {
-	// referrersOf are the digests whose Sigstore bundle referrers go
-	// too (by digest, with their subject).
-	Copy(ctx context.Context, layoutDir string, src name.Digest, to []name.Repository, attached []artifact.Attached, referrersOf []v1.Hash) error
+	Copy(ctx context.Context, src CopySource, to []name.Repository) error
+}
+
+// CopySource is what a copy carries: a digest in its repository, read
+// from the build's OCI layout or from that repository, and cosign's
+// manifests about it there.
+type CopySource struct {
+	Ref name.Digest
+	// LayoutDir is the build's local OCI layout holding Ref's digest;
+	// "" reads the image from Ref's repository (slipway promote).
+	LayoutDir string
+	// Attached are cosign's .sig/.att manifests in Ref's repository.
+	Attached []artifact.Attached
+	// ReferrersOf are the digests whose referrers go too (by digest,
+	// after their subject): Sigstore bundles only, or every referrer
+	// with AllReferrers.
+	ReferrersOf  []v1.Hash
+	AllReferrers bool
+}
+
+// SourceReader reads and verifies the image slipway promote moves.
+type SourceReader interface {
+	// Resolve reads the source's digest and platforms (manifests only).
+	Resolve(ctx context.Context, p *PromotePlan) (*BuildResult, error)
+	// VerifySource verifies its signatures and attestations in its
+	// repository by the plan's identity, and says what the copy carries
+	// and verifies again at the destinations. An unsigned source, or one
+	// signed by someone else, is an error.
+	VerifySource(ctx context.Context, p *PromotePlan, s *SignPlan, src *BuildResult) (*SignResult, error)
 }
 
 // Tagger moves tags onto the digest, last.
@@ -80,6 +106,8 @@ type Stages struct {
 	Tagger   Tagger
 	Recorder Recorder
 	Notifier Notifier
+	// Source is slipway promote's; nil for the other commands.
+	Source SourceReader
 }
 
 // reportTimeout bounds the report after the run was interrupted.
@@ -152,6 +180,13 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 	case StageRecord:
 		primary, _ := p.Publish.Primary()
 		r.Partial, err = st.Recorder.Record(ctx, primary, r.Build, r.Scan)
+	case StageSource:
+		r.Build, err = st.Source.Resolve(ctx, p.Promote)
+	case StageVerifySource:
+		r.Sign, err = st.Source.VerifySource(ctx, p.Promote, &p.Sign, r.Build)
+		if err == nil {
+			r.Sign.Verified = true
+		}
 	case StageReport:
 		err = st.Notifier.Notify(ctx, p, r)
 	default:
@@ -161,28 +196,32 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 }
 
 // copy copies the digest and its signatures from the first repository
-// to the others, then verifies the signatures there before any tag moves.
+// to the others (slipway promote: from the source's repository to every
+// repository), then verifies the signatures there before any tag moves.
 func (r *Result) copy(ctx context.Context, p *Plan, st Stages) error {
+	if r.Build == nil {
+		return fmt.Errorf("copying to %s: nothing was built", joined(p.Publish.Copies()))
+	}
 	from, _ := p.Publish.Primary()
 	to := p.Publish.Copies()
-	var attached []artifact.Attached
-	var referrersOf []v1.Hash
+	src := CopySource{Ref: r.Build.In(from), LayoutDir: r.Build.LayoutDir}
+	if p.Promote != nil {
+		to = p.Publish.Repositories
+		src = CopySource{Ref: p.Promote.Source, AllReferrers: true}
+	}
 	if r.Sign != nil {
-		attached = r.Sign.Artifacts
-		if p.Sign.Format.Bundle() {
-			referrersOf = r.Sign.Signed
+		src.Attached = r.Sign.Artifacts
+		if p.Sign.Format.Bundle() || p.Promote != nil {
+			src.ReferrersOf = r.Sign.Signed
 		}
 	}
-	if r.Build == nil {
-		return fmt.Errorf("copying to %s: nothing was built", joined(to))
-	}
-	if err := st.Copier.Copy(ctx, r.Build.LayoutDir, r.Build.In(from), to, attached, referrersOf); err != nil {
+	if err := st.Copier.Copy(ctx, src, to); err != nil {
 		return err
 	}
 	for _, repo := range to {
 		r.published(repo)
 		if r.Sign != nil {
-			for _, a := range attached {
+			for _, a := range src.Attached {
 				r.Sign.Signatures = append(r.Sign.Signatures, a.In(repo))
 			}
 		}
@@ -211,7 +250,7 @@ func (r *Result) tagged(repo name.Repository, tags []name.Tag) {
 // the --dry-run set, after ko's nopPublisher.
 func Nop(w io.Writer) Stages {
 	n := nop{w}
-	return Stages{Builder: n, Scanner: n, Comparer: n, Signer: n, Copier: n, Tagger: n, Recorder: n, Notifier: n}
+	return Stages{Builder: n, Scanner: n, Comparer: n, Signer: n, Copier: n, Tagger: n, Recorder: n, Notifier: n, Source: n}
 }
 
 type nop struct{ w io.Writer }
@@ -246,9 +285,20 @@ func (n nop) Verify(_ context.Context, _ *SignPlan, repos []name.Repository, _ *
 	return nil
 }
 
-func (n nop) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, _ []artifact.Attached, _ []v1.Hash) error {
-	n.say("copy the digest and its signatures from %s to %v", src.Context(), to)
+func (n nop) Copy(_ context.Context, src CopySource, to []name.Repository) error {
+	n.say("copy the digest and its signatures from %s to %v", src.Ref.Context(), to)
 	return nil
+}
+
+func (n nop) Resolve(_ context.Context, p *PromotePlan) (*BuildResult, error) {
+	n.say("read %s", p.Source)
+	h, err := v1.NewHash(p.Source.DigestStr())
+	return &BuildResult{Digest: h, Platforms: []PlatformImage{}}, err
+}
+
+func (n nop) VerifySource(_ context.Context, p *PromotePlan, s *SignPlan, _ *BuildResult) (*SignResult, error) {
+	n.say("verify the signatures of %s with %s", p.Source, p.Identity)
+	return &SignResult{Mode: s.Mode, TlogIndex: -1}, nil
 }
 
 func (n nop) Tag(_ context.Context, d name.Digest, tags []name.Tag) error {

@@ -29,6 +29,8 @@ type Inputs struct {
 	Meta   *meta.Result
 	// Merge plans slipway merge: the index of the partial runs' images.
 	Merge bool
+	// Promote plans slipway promote: the source input moved to images.
+	Promote bool
 	// BaseTag is the base branch's image of a pull request (branchTag),
 	// nil for none.
 	BaseTag *name.Tag
@@ -72,6 +74,14 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 	}
 	if in.Merge {
 		if err := planMerge(in.Config, p); err != nil {
+			return nil, err
+		}
+	}
+	if in.Promote {
+		if cfg.Partial {
+			return nil, errs.Input("partial", "slipway promote moves a whole published image; partial is for a matrix's runs (expected partial: false)")
+		}
+		if err := planPromote(in.Config, p); err != nil {
 			return nil, err
 		}
 	}
@@ -162,6 +172,67 @@ func planMerge(l *config.Loaded, p *pipeline.Plan) error {
 	}
 	p.Merge = true
 	p.Build.From, p.Build.Platforms = srcs, platforms
+	return nil
+}
+
+// planPromote makes p slipway promote's: the source, by digest, verified
+// by the identity given (a key, or a keyless certificate identity) and
+// judged by the scan's policy, copied to every repository of images, and
+// tagged with the tags input's tags only.
+func planPromote(l *config.Loaded, p *pipeline.Plan) error {
+	cfg := &l.Config
+	if cfg.Source == "" {
+		return errs.Input("source", "slipway promote needs the image to promote (expected repository@sha256:<hex>, the command's argument)")
+	}
+	src, err := name.NewDigest(cfg.Source)
+	if err != nil {
+		return errs.Input("source", "%q is not an image by digest (expected repository@sha256:<hex>: a tag can move between the check and the copy, a digest cannot)", cfg.Source)
+	}
+	if !p.Publish.Push || len(p.Publish.Repositories) == 0 {
+		return errs.Input("images", "slipway promote needs where to promote to (expected --to or images), but nothing is pushed (%s)", p.Publish.Reason)
+	}
+	if slices.Contains(p.Publish.Repositories, src.Context()) {
+		return errs.Input("images", "%s is where the source already is (expected other repositories; a tag in place is a run's)", src.Context())
+	}
+	if len(cfg.Tags) == 0 {
+		// The default tag rules are a build's (branch, pull request):
+		// a promotion moves only the tags it is given.
+		p.Publish.Tags, p.Metadata.Tags = nil, []string{}
+	}
+	maxAge, err := cfg.MaxReportAge()
+	if err != nil {
+		return err
+	}
+	pr := &pipeline.PromotePlan{Source: src, ReportMaxAge: maxAge, Key: cfg.CosignKey, CertificateIdentity: cfg.CertificateIdentity, CertificateIssuer: cfg.CertificateOIDCIssuer}
+	s := pipeline.SignPlan{Enabled: true, TlogUpload: cfg.TlogUpload, Format: cfg.SignatureFormat, TrustedRoot: cfg.TrustedRoot}
+	switch {
+	case cfg.Sign == mode.Off:
+		return errs.Input("sign", "slipway promote moves only a digest whose signature verifies (expected sign: auto or true, and cosign-key or certificate-identity)")
+	case cfg.CosignKey != "" && cfg.CertificateIdentity != "":
+		return errs.Input("certificate-identity", "the source's signer is either a key or a keyless identity, but both cosign-key and certificate-identity are given")
+	case cfg.CosignKey != "":
+		s.Mode, s.Key = mode.Key, cfg.CosignKey
+		pr.Identity = "key " + cfg.CosignKey
+	case cfg.CertificateIdentity != "" && cfg.CertificateOIDCIssuer == "":
+		return errs.Input("certificate-oidc-issuer", "certificate-identity %q needs its OIDC issuer (expected e.g. https://token.actions.githubusercontent.com)", cfg.CertificateIdentity)
+	case cfg.CertificateIdentity != "":
+		s.Mode = mode.Keyless
+		pr.Identity = fmt.Sprintf("%s (issuer %s)", cfg.CertificateIdentity, cfg.CertificateOIDCIssuer)
+	default:
+		return errs.Input("cosign-key", "slipway promote verifies the source's signature first (expected cosign-key: a public key, or a private key whose public half is used; or certificate-identity with certificate-oidc-issuer)")
+	}
+	if s.TlogUpload {
+		s.RekorURL = cfg.RekorURL
+		if v, err := strconv.ParseUint(cfg.RekorVersion, 10, 32); err == nil {
+			s.RekorVersion = uint32(v)
+		}
+	}
+	p.Sign = s
+	if !p.Scan.Enabled {
+		p.Warnings = append(p.Warnings, "scan is false: the source's vulnerabilities are not judged before it is promoted")
+	}
+	p.Build.Platforms = []string{}
+	p.Promote = pr
 	return nil
 }
 
@@ -329,6 +400,8 @@ func planCompare(cfg *config.Config, p *pipeline.Plan, base *name.Tag) (pipeline
 		return pipeline.ComparePlan{Reason: "the scan is off"}, nil
 	case p.Partial || p.Merge:
 		return pipeline.ComparePlan{Reason: "partial runs and merges do not compare (yet)"}, nil
+	case p.Promote != nil:
+		return pipeline.ComparePlan{Reason: "slipway promote moves an image as it is: there is no change to compare"}, nil
 	case cfg.CompareTo == "auto" && p.CI.PR == 0:
 		return pipeline.ComparePlan{Reason: "not a pull request, and compare-to is auto"}, nil
 	case cfg.CompareTo == "auto" && base == nil:

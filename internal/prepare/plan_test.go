@@ -160,8 +160,8 @@ func (r *recorder) Sign(_ context.Context, _ *pipeline.SignPlan, repo name.Repos
 func (r *recorder) Verify(_ context.Context, _ *pipeline.SignPlan, repos []name.Repository, _ *pipeline.BuildResult, _ *pipeline.SignResult) error {
 	return r.hit("verify " + list(repos))
 }
-func (r *recorder) Copy(_ context.Context, _ string, src name.Digest, to []name.Repository, attached []artifact.Attached, _ []v1.Hash) error {
-	return r.hit("copy " + src.Context().String() + " " + list(to) + " " + list(attached))
+func (r *recorder) Copy(_ context.Context, src pipeline.CopySource, to []name.Repository) error {
+	return r.hit("copy " + src.Ref.Context().String() + " " + list(to) + " " + list(src.Attached))
 }
 func (r *recorder) Tag(_ context.Context, d name.Digest, _ []name.Tag) error {
 	return r.hit("tag " + d.String())
@@ -605,6 +605,73 @@ func TestBranchTag(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("rules %q: base tag %q, want %q", rules, got, want)
+		}
+	}
+}
+
+// slipway promote's plan: the source by digest, verified by the key or
+// the keyless identity given, judged, copied to every repository of
+// images, tagged only with the tags input's tags; each missing or
+// contradictory input is an input error naming it.
+func TestPlanPromote(t *testing.T) {
+	const src = "ghcr.io/acme/app@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	plan := func(flags map[string]string) (*pipeline.Plan, error) {
+		l, err := config.Load(config.Options{Flags: flags, Env: environ.Map(nil)})
+		if err != nil {
+			return nil, err
+		}
+		if err := l.Validate(); err != nil {
+			return nil, err
+		}
+		md := metaResult()
+		md.Images = []string{"registry.example.com:5000/acme/app", "prod.example.com/acme/app"}
+		md.Tags = []string{"registry.example.com:5000/acme/app:main", "prod.example.com/acme/app:main"}
+		if _, ok := flags["tags"]; ok {
+			md.Tags = []string{"registry.example.com:5000/acme/app:v1", "prod.example.com/acme/app:v1"}
+			md.TagNames = []string{"v1"}
+		}
+		return Plan(Inputs{Config: l, CI: pushCtx, Meta: md, Promote: true})
+	}
+	p, err := plan(map[string]string{"source": src, "cosign-key": "cosign.pub", "tags": "v1", "report-max-age": "2h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	for _, s := range p.Steps {
+		stages = append(stages, string(s.Stage))
+	}
+	pr := p.Promote
+	if pr == nil || pr.Source.String() != src || pr.ReportMaxAge != 2*time.Hour || pr.Identity != "key cosign.pub" ||
+		p.Sign.Mode != mode.Key || p.Sign.Attest || p.Compare.Enabled ||
+		strings.Join(stages, " ") != "source verify-source scan gate copy tag tag report" {
+		t.Errorf("promote %+v, sign %+v, steps %v", pr, p.Sign, stages)
+	}
+	if got := p.Publish.TagNames()["prod.example.com/acme/app"]; !slices.Equal(got, []string{"v1"}) {
+		t.Errorf("tags in prod = %v, want v1", got)
+	}
+	// No tags input: no tag (the default rules are a build's).
+	p, err = plan(map[string]string{"source": src, "certificate-identity": "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", "certificate-oidc-issuer": "https://token.actions.githubusercontent.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Publish.Tags) != 0 || p.Sign.Mode != mode.Keyless || !strings.Contains(p.Promote.Identity, "release.yml") {
+		t.Errorf("tags %v, sign %+v, identity %q", p.Publish.Tags, p.Sign, p.Promote.Identity)
+	}
+	for input, flags := range map[string]map[string]string{
+		"source":                  {"cosign-key": "cosign.pub"},
+		"source ":                 {"source": "ghcr.io/acme/app:v1", "cosign-key": "cosign.pub"},
+		"cosign-key":              {"source": src},
+		"certificate-oidc-issuer": {"source": src, "certificate-identity": "me"},
+		"certificate-identity":    {"source": src, "certificate-identity": "me", "certificate-oidc-issuer": "https://issuer", "cosign-key": "cosign.pub"},
+		"sign":                    {"source": src, "cosign-key": "cosign.pub", "sign": "false"},
+		"images":                  {"source": src, "cosign-key": "cosign.pub", "push": "false"},
+		"report-max-age":          {"source": src, "cosign-key": "cosign.pub", "report-max-age": "a day"},
+		"partial":                 {"source": src, "cosign-key": "cosign.pub", "partial": "true"},
+	} {
+		_, err := plan(flags)
+		var ie *errs.InputError
+		if !errors.As(err, &ie) || ie.Input != strings.TrimSpace(input) {
+			t.Errorf("%v: %v, want an input error naming %s", flags, err, input)
 		}
 	}
 }

@@ -32,6 +32,8 @@ type Options struct {
 	MetaOnly bool
 	// Merge prepares slipway merge: no build context is needed.
 	Merge bool
+	// Promote prepares slipway promote: no build context either.
+	Promote bool
 	// Log receives warnings and GitHub workflow commands (::add-mask::):
 	// stderr, so that stdout carries results only.
 	Log        io.Writer
@@ -62,6 +64,7 @@ func Run(ctx context.Context, o Options) (*Prepared, error) {
 	copts := ci.Options{
 		Env: o.Env, GitHubToken: cfg.GitHubToken, ContextDir: cfg.Context,
 		OutputDir: cfg.OutputDir, HTTPClient: o.HTTPClient, Offline: o.Offline, Stdout: o.Log,
+		NoCheckout: o.Promote,
 	}
 	var prov ci.Provider
 	if cfg.CI == "auto" {
@@ -77,7 +80,7 @@ func Run(ctx context.Context, o Options) (*Prepared, error) {
 		return nil, err
 	}
 	if !o.MetaOnly {
-		if !o.Merge {
+		if !o.Merge && !o.Promote {
 			if err := cfg.ValidateBuild(); err != nil {
 				return nil, err
 			}
@@ -123,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Prepared, error) {
 		// slipway meta needs no plan: no images, no secrets required.
 		return &Prepared{Config: cfg, Provider: prov, CI: cictx, Meta: md}, nil
 	}
-	in := Inputs{Config: cfg, CI: cictx, Meta: md, Merge: o.Merge}
+	in := Inputs{Config: cfg, CI: cictx, Meta: md, Merge: o.Merge, Promote: o.Promote}
 	if cictx.PRNumber != 0 {
 		in.BaseTag = branchTag(spec, cictx, now, cictx.BaseRef)
 	}

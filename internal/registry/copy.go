@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-ci/slipway/internal/artifact"
+	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 // Copier copies a built digest from the repository it was pushed and
@@ -30,22 +31,19 @@ type Copier struct {
 	Jobs int
 }
 
-// Copy copies src, read from the OCI layout in layoutDir, to every
-// repository of to, with attached (cosign's manifests in src's
-// repository) beside it.
-func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to []name.Repository, attached []artifact.Attached, referrersOf []v1.Hash) error {
+// Copy copies src to every repository of to: the image (from the OCI
+// layout, or from src's repository when src.LayoutDir is ""), cosign's
+// manifests attached to it, and its referrers.
+func (c *Copier) Copy(ctx context.Context, src pipeline.CopySource, to []name.Repository) error {
 	if len(to) == 0 {
 		return nil
 	}
-	h, err := v1.NewHash(src.DigestStr())
+	from := src.Ref.Context()
+	opts := RemoteOptions(ctx, c.Keychain, c.Transport)
+	img, err := c.contents(src, opts)
 	if err != nil {
-		return fmt.Errorf("copying %s: %w", src, err)
+		return err
 	}
-	img, err := layoutContents(layoutDir, h)
-	if err != nil {
-		return fmt.Errorf("reading %s from the OCI layout: %w", h, err)
-	}
-	from := src.Context()
 	for i, l := range img.blobs {
 		d, err := l.Digest()
 		if err != nil {
@@ -53,9 +51,8 @@ func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to
 		}
 		img.blobs[i] = &remote.MountableLayer{Layer: l, Reference: from.Digest(d.String())}
 	}
-	opts := RemoteOptions(ctx, c.Keychain, c.Transport)
-	arts := make(map[artifact.Attached]v1.Image, len(attached))
-	for _, a := range attached {
+	arts := make(map[artifact.Attached]v1.Image, len(src.Attached))
+	for _, a := range src.Attached {
 		ref := a.In(from)
 		img, err := remote.Image(ref, opts...)
 		if err != nil {
@@ -63,7 +60,7 @@ func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to
 		}
 		arts[a] = img
 	}
-	refs, err := c.bundleReferrers(from, referrersOf, opts)
+	refs, err := c.referrers(from, src.ReferrersOf, src.AllReferrers, opts)
 	if err != nil {
 		return err
 	}
@@ -76,7 +73,7 @@ func (c *Copier) Copy(ctx context.Context, layoutDir string, src name.Digest, to
 	for _, dst := range to {
 		eg.Go(func() error {
 			if err := img.push(egctx, pusher, c.Keychain, c.Transport, dst, jobs); err != nil {
-				return c.Keychain.explain(dst.Registry, fmt.Errorf("copying %s to %s: %w", src, dst, err))
+				return c.Keychain.explain(dst.Registry, fmt.Errorf("copying %s to %s: %w", src.Ref, dst, err))
 			}
 			for a, im := range arts {
 				if err := pusher.Push(egctx, a.In(dst), im); err != nil {
@@ -105,9 +102,49 @@ type referrer struct {
 	img    v1.Image
 }
 
-// bundleReferrers reads, in from, the Sigstore bundle referrers of each
-// subject (signatures and attestations in cosign v3's format).
-func (c *Copier) bundleReferrers(from name.Repository, subjects []v1.Hash, opts []remote.Option) ([]referrer, error) {
+// contents reads what copying src uploads: from the OCI layout, or from
+// its repository (manifests now, layers when a destination lacks them).
+func (c *Copier) contents(src pipeline.CopySource, opts []remote.Option) (*contents, error) {
+	h, err := v1.NewHash(src.Ref.DigestStr())
+	if err != nil {
+		return nil, fmt.Errorf("copying %s: %w", src.Ref, err)
+	}
+	if src.LayoutDir != "" {
+		img, err := layoutContents(src.LayoutDir, h)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s from the OCI layout: %w", h, err)
+		}
+		return img, nil
+	}
+	desc, err := remote.Get(src.Ref, opts...)
+	if err != nil {
+		return nil, c.Keychain.explain(src.Ref.Registry, fmt.Errorf("reading %s: %w", src.Ref, err))
+	}
+	img := &contents{}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err == nil {
+			err = img.addIndex(idx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", src.Ref, err)
+		}
+		return img, nil
+	}
+	im, err := desc.Image()
+	if err == nil {
+		err = img.addImage(im)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", src.Ref, err)
+	}
+	return img, nil
+}
+
+// referrers reads, in from, the referrers of each subject: the Sigstore
+// bundles only (signatures and attestations in cosign v3's format), or
+// every one with all.
+func (c *Copier) referrers(from name.Repository, subjects []v1.Hash, all bool, opts []remote.Option) ([]referrer, error) {
 	var out []referrer
 	for _, s := range subjects {
 		ref := from.Digest(s.String())
@@ -123,7 +160,7 @@ func (c *Copier) bundleReferrers(from name.Repository, subjects []v1.Hash, opts 
 			if i == maxReferrers {
 				break
 			}
-			if !strings.HasPrefix(d.ArtifactType, artifact.BundleMediaTypePrefix) {
+			if !all && !strings.HasPrefix(d.ArtifactType, artifact.BundleMediaTypePrefix) {
 				continue
 			}
 			img, err := remote.Image(from.Digest(d.Digest.String()), opts...)

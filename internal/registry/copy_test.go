@@ -17,10 +17,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipway-ci/slipway/internal/artifact"
+	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 // recorder logs a registry's requests; it answers 429 to the first blob
@@ -92,7 +95,7 @@ func TestCopy(t *testing.T) {
 	sameReg, otherReg := hostA+"/mirror/app", hostB+"/acme/app"
 	attached := artifact.Attached{Kind: artifact.Signature, Subject: dgst}
 	srcRepo, dsts := mustRef(t, src+":x").Context(), []name.Repository{mustRef(t, sameReg+":x").Context(), mustRef(t, otherReg+":x").Context()}
-	if err := (&Copier{Keychain: k}).Copy(ctx, dir, srcRepo.Digest(dgst.String()), dsts, []artifact.Attached{attached}, nil); err != nil {
+	if err := (&Copier{Keychain: k}).Copy(ctx, pipeline.CopySource{Ref: srcRepo.Digest(dgst.String()), LayoutDir: dir, Attached: []artifact.Attached{attached}}, dsts); err != nil {
 		t.Fatal(err)
 	}
 	for _, repo := range []string{sameReg, otherReg} {
@@ -233,7 +236,9 @@ func TestUploadStreamsBlobs(t *testing.T) {
 	}
 	up.Abort() // after Finish: nothing to do
 	rec.mu.Lock()
-	after := slices.Clone(rec.reqs[before:])
+	// The manifest writer's handshake (GET /v2/), begun by StartUpload,
+	// may land on either side of Finish.
+	after := slices.DeleteFunc(slices.Clone(rec.reqs[before:]), func(r string) bool { return r == "GET /v2/?" })
 	rec.mu.Unlock()
 	for _, r := range after {
 		if !strings.HasPrefix(r, "PUT /v2/team/app/manifests/") {
@@ -284,4 +289,77 @@ func TestUploadFailsAndAborts(t *testing.T) {
 	up.Blob(d)
 	up.Abort()
 	up.Blob(d) // after Abort: ignored
+}
+
+// slipway promote's copy reads the image from its repository, not a
+// layout: the index and every platform, the attached manifests and every
+// referrer of the digests named (not only Sigstore bundles), missing
+// blobs only: a second copy uploads nothing.
+func TestCopyFromRegistry(t *testing.T) {
+	a, b := &recorder{next: quietRegistry()}, &recorder{next: quietRegistry()}
+	hostA, hostB := serve(t, a), serve(t, b)
+	ctx := context.Background()
+	k := NewKeychain(nil, authn.NewMultiKeychain())
+	idx, err := random.Index(256, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dgst, _ := idx.Digest()
+	src := mustRef(t, hostA+"/team/app:x").Context()
+	if err := remote.WriteIndex(src.Digest(dgst.String()), idx); err != nil {
+		t.Fatal(err)
+	}
+	// Another tool's referrer (an SBOM by oras, say) on the index.
+	sbom, _ := random.Image(64, 1)
+	sbom = mutate.ConfigMediaType(mutate.MediaType(sbom, types.OCIManifestSchema1), "application/spdx+json")
+	mt, _ := idx.MediaType()
+	sbom = mutate.Subject(sbom, v1.Descriptor{MediaType: mt, Digest: dgst, Size: mustSize(t, idx)}).(v1.Image)
+	sbomDigest, _ := sbom.Digest()
+	if err := remote.Write(src.Digest(sbomDigest.String()), sbom); err != nil {
+		t.Fatal(err)
+	}
+	dst := mustRef(t, hostB+"/prod/app:x").Context()
+	cp := &Copier{Keychain: k}
+	source := pipeline.CopySource{Ref: src.Digest(dgst.String()), ReferrersOf: []v1.Hash{dgst}, AllReferrers: true}
+	if err := cp.Copy(ctx, source, []name.Repository{dst}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := remote.Index(dst.Digest(dgst.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := got.IndexManifest()
+	for _, d := range m.Manifests {
+		if _, err := remote.Image(dst.Digest(d.Digest.String())); err != nil {
+			t.Errorf("platform %s was not copied: %v", d.Digest, err)
+		}
+	}
+	refs, err := remote.Referrers(dst.Digest(dgst.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rm, _ := refs.IndexManifest(); len(rm.Manifests) != 1 || rm.Manifests[0].Digest != sbomDigest {
+		t.Errorf("referrers at the destination = %+v, want the SBOM", rm)
+	}
+	uploads := func() int {
+		return b.count(func(s string) bool {
+			return strings.HasPrefix(s, "PATCH /v2/prod/app/") || strings.HasPrefix(s, "PUT /v2/prod/app/blobs/")
+		})
+	}
+	before := uploads()
+	if err := cp.Copy(ctx, source, []name.Repository{dst}); err != nil {
+		t.Fatal(err)
+	}
+	if n := uploads() - before; n != 0 {
+		t.Errorf("the second copy uploaded %d blobs, want none (missing blobs only)", n)
+	}
+}
+
+func mustSize(t *testing.T, idx v1.ImageIndex) int64 {
+	t.Helper()
+	n, err := idx.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/units"
 )
 
 // maxCompareRows bounds each list of the comparison's details (new and
@@ -51,7 +52,7 @@ func sizeDelta(size, base int64) (abs, pct string) {
 	if base > 0 {
 		pct = fmt.Sprintf("%s%.1f %%", sign, float64(d)*100/float64(base))
 	}
-	return sign + humanSize(d), pct
+	return sign + units.Bytes(d), pct
 }
 
 // compareSection renders the comparison: the headline, a table per
@@ -80,7 +81,7 @@ func compareSection(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 	b.WriteString("\n| platform | new | fixed | unchanged | vulnerabilities (Δ) | packages | size (Δ) | layers |\n|---|---:|---:|---:|---|---|---|---|\n")
 	for _, pc := range c.Platforms {
 		if pc.Missing {
-			fmt.Fprintf(b, "| %s | %d | — | — | the base has no %s image: all new | — | %s | %d |\n", esc(pc.Platform), len(pc.New), esc(pc.Platform), humanSize(pc.Size), pc.Layers)
+			fmt.Fprintf(b, "| %s | %d | — | — | the base has no %s image: all new | — | %s | %d |\n", esc(pc.Platform), len(pc.New), esc(pc.Platform), units.Bytes(pc.Size), pc.Layers)
 			continue
 		}
 		var sev []string
@@ -97,7 +98,7 @@ func compareSection(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 		pk := pc.Packages
 		delta := strings.Join(nonEmpty(sizeDelta(pc.Size, pc.BaseSize)), ", ")
 		fmt.Fprintf(b, "| %s | %d | %d | %d | %s | +%d −%d ↑%d ↓%d | %s (%s) | %d (%d new) |\n", esc(pc.Platform), len(pc.New), len(pc.Fixed), pc.Unchanged,
-			strings.Join(sev, ", "), len(pk.Added), len(pk.Removed), len(pk.Upgraded), len(pk.Downgraded), humanSize(pc.Size), delta, pc.Layers, len(pc.NewLayers))
+			strings.Join(sev, ", "), len(pk.Added), len(pk.Removed), len(pk.Upgraded), len(pk.Downgraded), units.Bytes(pc.Size), delta, pc.Layers, len(pc.NewLayers))
 	}
 	for _, pc := range c.Platforms {
 		if pc.FROM != "" && pc.BaseFROM != "" && pc.FROM != pc.BaseFROM {

@@ -11,6 +11,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/severity"
+	"github.com/slipway-ci/slipway/internal/units"
 )
 
 // CommentLimit is GitHub's limit on the body of an issue or pull request
@@ -116,9 +117,28 @@ func contextLine(c *pipeline.CIPlan) string {
 	return b.String()
 }
 
+// promoteSection says what slipway promote moved, whose signature it
+// verified and what its policy was judged on.
+func promoteSection(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
+	pr := p.Promote
+	if pr == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n### Promoted\n\n%s, its signatures verified by %s", code(pr.Source.String()), pr.Identity)
+	switch {
+	case r.Scan == nil:
+	case r.Scan.Source == pipeline.FromAttestations:
+		fmt.Fprintf(b, "; its vulnerabilities from its signed report of %s", r.Scan.StartedAt.UTC().Format(time.RFC3339))
+	case r.Scan.Source == pipeline.FromRemoteScan:
+		b.WriteString("; its vulnerabilities from a fresh scan of it in its registry")
+	}
+	b.WriteString(".\n")
+}
+
 // body is every section after the header, with the first n findings rows.
 func body(p *pipeline.Plan, r *pipeline.Result, rows []findingRow, n int) string {
 	var b strings.Builder
+	promoteSection(&b, p, r)
 	compareSection(&b, p, r)
 	images(&b, p, r)
 	scan(&b, p, r, rows, n)
@@ -163,7 +183,7 @@ func images(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 	if len(bd.Platforms) > 0 {
 		b.WriteString("| platform | manifest | size |\n|---|---|---:|\n")
 		for _, pi := range bd.Platforms {
-			fmt.Fprintf(b, "| %s | %s | %s |\n", esc(pi.Platform), code(pi.Digest.String()), humanSize(pi.Size))
+			fmt.Fprintf(b, "| %s | %s | %s |\n", esc(pi.Platform), code(pi.Digest.String()), units.Bytes(pi.Size))
 		}
 		b.WriteString("\n")
 	}
@@ -423,17 +443,4 @@ func duration(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return "0s"
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/meta"
 	"github.com/slipway-ci/slipway/internal/mode"
 	"github.com/slipway-ci/slipway/internal/pipeline"
+	"github.com/slipway-ci/slipway/internal/units"
 )
 
 // apiTimeout bounds one API call when Notifier.HTTPClient is nil.
@@ -116,7 +117,7 @@ func (n *Notifier) logSummary(p *pipeline.Plan, r *pipeline.Result, cs CommentSt
 	if bd := r.Build; bd != nil {
 		fmt.Fprintf(&b, "  built %s in %s, %d of %d steps cached\n", bd.DigestStr(), duration(bd.Duration), bd.CachedSteps, bd.Steps)
 		for _, pi := range bd.Platforms {
-			fmt.Fprintf(&b, "    %-14s %s  %s\n", pi.Platform, pi.Digest, humanSize(pi.Size))
+			fmt.Fprintf(&b, "    %-14s %s  %s\n", pi.Platform, pi.Digest, units.Bytes(pi.Size))
 		}
 		for _, n := range bd.Nodes {
 			fmt.Fprintf(&b, "    node %s built %s in %s\n", n.Address, strings.Join(n.Platforms, ", "), duration(n.Duration))

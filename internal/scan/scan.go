@@ -246,14 +246,63 @@ func (s *Stage) run(ctx context.Context, p *pipeline.ScanPlan, targets func(cont
 		if err != nil {
 			return nil, fmt.Errorf("scanning %s (%s): %w", t.Image.Name(), orUnknown(t.Platform), err)
 		}
-		pr := platformReport{Platform: t.Platform, Digest: t.Digest, raw: raw}
-		if pr.filtered, err = pol.apply(ctx, raw); err != nil {
-			return nil, err
+		reports = append(reports, platformReport{Platform: t.Platform, Digest: t.Digest, raw: raw})
+	}
+	res.Scanner = "trivy " + trivyVersion()
+	if err := s.judge(ctx, p, pol, reports, res, startedAt); err != nil {
+		return nil, err
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// Judge applies the plan's policy and gate to a Trivy report another run
+// made and signed (the vulnerability attestation's, all platforms in
+// one, as the JSON report is written), with no scan: each platform's
+// results are those whose target names its digest. It writes the
+// reports as Scan does; scanner and scannedAt are the report's.
+func (s *Stage) Judge(ctx context.Context, p *pipeline.ScanPlan, report []byte, platforms []pipeline.PlatformImage, scanner string, scannedAt time.Time) (*Result, error) {
+	if s.Now != nil {
+		ctx = clock.With(ctx, s.Now())
+	}
+	var all types.Report
+	if err := json.Unmarshal(report, &all); err != nil {
+		return nil, fmt.Errorf("reading the signed vulnerability report: %w", err)
+	}
+	pol, err := newPolicy(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var reports []platformReport
+	for _, pi := range platforms {
+		raw := all
+		raw.Results = nil
+		for _, r := range all.Results {
+			if len(platforms) == 1 || strings.Contains(r.Target, pi.Digest.String()) {
+				raw.Results = append(raw.Results, r)
+			}
+		}
+		reports = append(reports, platformReport{Platform: pi.Platform, Digest: pi.Digest.String(), raw: raw})
+	}
+	res := &Result{Threshold: pol.thresholdSeverities(), Scanner: scanner}
+	if err := s.judge(ctx, p, pol, reports, res, scannedAt); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// judge applies the policy and the gate to each platform's report, counts
+// and words the verdict into res, and writes the reports.
+func (s *Stage) judge(ctx context.Context, p *pipeline.ScanPlan, pol *policy, reports []platformReport, res *Result, startedAt time.Time) error {
+	for i := range reports {
+		pr := &reports[i]
+		var err error
+		if pr.filtered, err = pol.apply(ctx, pr.raw); err != nil {
+			return err
 		}
 		if pr.gated, err = pol.gate(ctx, pr.filtered); err != nil {
-			return nil, err
+			return err
 		}
-		reports = append(reports, pr)
 	}
 
 	// The gate and the counts.
@@ -276,13 +325,13 @@ func (s *Stage) run(ctx context.Context, p *pipeline.ScanPlan, targets func(cont
 	}
 	res.Passed, res.Verdict = pol.verdict(res.Counts, res.Blocking, res.Ignored, res.Unfixed, p.TrivyIgnores)
 
-	res.Scanner, res.StartedAt = "trivy "+trivyVersion(), startedAt
+	res.StartedAt = startedAt
+	var err error
 	if res.Reports, err = s.writeReports(ctx, reports, pol, startedAt); err != nil {
-		return nil, err
+		return err
 	}
-	res.Duration = time.Since(start)
 	_, _ = fmt.Fprintf(s.logw(), "%s\n", res.Verdict)
-	return res, nil
+	return nil
 }
 
 // analyse runs one Trivy analysis of img: the image artifact over the

@@ -48,7 +48,13 @@ func (s *Stage) Attested(ctx context.Context, p *pipeline.SignPlan, ref name.Dig
 	if err != nil {
 		return nil, err
 	}
-	co, err := s.checkOpts(ctx, p, &pipeline.SignResult{PublicKey: string(pem)})
+	return s.AttestedBy(ctx, p, ref, Verifier{PublicKey: pem, KeyRef: s.Identity.Describe()})
+}
+
+// AttestedBy returns the attestations on ref that v verifies, as Attested
+// does for the plan's own key.
+func (s *Stage) AttestedBy(ctx context.Context, p *pipeline.SignPlan, ref name.Digest, v Verifier) ([]Attested, error) {
+	co, err := s.checkOpts(ctx, p, v.result())
 	if err != nil {
 		return nil, err
 	}

@@ -180,7 +180,7 @@ func TestSignBundleWithTheLog(t *testing.T) {
 				t.Fatal(err)
 			}
 			cp := &slregistry.Copier{Keychain: slregistry.NewKeychain(nil, authn.DefaultKeychain)}
-			if err := cp.Copy(ctx, built.LayoutDir, built.In(repo), []name.Repository{dst}, res.Artifacts, res.Signed); err != nil {
+			if err := cp.Copy(ctx, pipeline.CopySource{Ref: built.In(repo), LayoutDir: built.LayoutDir, Attached: res.Artifacts, ReferrersOf: res.Signed}, []name.Repository{dst}); err != nil {
 				t.Fatalf("copying to %s: %v", dst, err)
 			}
 			if got := bundleReferrers(t, built.In(dst)); !maps.Equal(got, wantAtts) {

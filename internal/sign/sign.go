@@ -363,6 +363,19 @@ func publicPEM(sv *Signer) ([]byte, error) {
 // describe fills in the identity and the verify commands, and writes the
 // public key of a key-based run next to the reports.
 func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.SignPlan, sv *Signer) error {
+	if sv.Cert != nil {
+		return s.describeAs(res, ref, p, Verifier{Subject: sv.Subject, Issuer: sv.Issuer})
+	}
+	pem, err := publicPEM(sv)
+	if err != nil {
+		return err
+	}
+	return s.describeAs(res, ref, p, Verifier{PublicKey: pem, KeyRef: s.Identity.Describe()})
+}
+
+// describeAs fills in the identity v and the commands that verify ref's
+// signatures by it, writing a public key next to the reports.
+func (s *Stage) describeAs(res *pipeline.SignResult, ref name.Digest, p *pipeline.SignPlan, v Verifier) error {
 	tlog := ""
 	if !p.TlogUpload {
 		tlog = " --insecure-ignore-tlog=true"
@@ -377,30 +390,26 @@ func (s *Stage) describe(res *pipeline.SignResult, ref name.Digest, p *pipeline.
 		// the trust root it is given.
 		tlog += " --trusted-root " + shellQuote(p.TrustedRoot)
 	}
-	if sv.Cert != nil {
-		res.Identity = fmt.Sprintf("%s (issuer %s)", sv.Subject, sv.Issuer)
-		res.CertificateIdentity, res.CertificateIssuer = sv.Subject, sv.Issuer
-		id := fmt.Sprintf("--certificate-identity %s --certificate-oidc-issuer %s", shellQuote(sv.Subject), shellQuote(sv.Issuer))
+	if v.PublicKey == nil {
+		res.Identity = fmt.Sprintf("%s (issuer %s)", v.Subject, v.Issuer)
+		res.CertificateIdentity, res.CertificateIssuer = v.Subject, v.Issuer
+		id := fmt.Sprintf("--certificate-identity %s --certificate-oidc-issuer %s", shellQuote(v.Subject), shellQuote(v.Issuer))
 		res.VerifyCommand = fmt.Sprintf("cosign verify %s%s %s", id, tlog, ref)
 		if len(res.Attestations) > 0 {
 			res.VerifyAttestationCommand = fmt.Sprintf("cosign verify-attestation --type cyclonedx %s%s %s", id, tlog, ref)
 		}
 		return nil
 	}
-	pem, err := publicPEM(sv)
-	if err != nil {
-		return err
-	}
-	res.PublicKey = string(pem)
-	sum := sha256.Sum256(pem)
-	res.Identity = fmt.Sprintf("key %s (sha256:%x)", s.Identity.Describe(), sum[:8])
+	res.PublicKey = string(v.PublicKey)
+	sum := sha256.Sum256(v.PublicKey)
+	res.Identity = fmt.Sprintf("key %s (sha256:%x)", v.KeyRef, sum[:8])
 	keyPath := PublicKeyFile
 	if s.OutputDir != "" {
 		if err := os.MkdirAll(s.OutputDir, 0o755); err != nil {
 			return err
 		}
 		keyPath = filepath.Join(s.OutputDir, PublicKeyFile)
-		if err := os.WriteFile(keyPath, pem, 0o644); err != nil {
+		if err := os.WriteFile(keyPath, v.PublicKey, 0o644); err != nil {
 			return fmt.Errorf("writing the public key: %w", err)
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/slipway-ci/slipway/internal/partial"
 	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/prepare"
+	"github.com/slipway-ci/slipway/internal/promote"
 	"github.com/slipway-ci/slipway/internal/registry"
 	"github.com/slipway-ci/slipway/internal/report"
 	"github.com/slipway-ci/slipway/internal/scan"
@@ -62,6 +63,21 @@ func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 	}
 	// One transport, one retry policy, for every registry request.
 	tr := registry.RetryPolicy{MaxTime: retryTime, Log: log}.Transport(nil)
+	notifier := &report.Notifier{Outputs: out, Log: log, CI: prep.CI, Meta: prep.Meta, Comment: prep.Plan.Report.CommentMode, GitLabToken: cfg.GitLabToken}
+	if prep.Plan.Promote != nil {
+		src, verifier, err := newPromoter(prep, keychain, tr, log)
+		if err != nil {
+			return pipeline.Stages{}, err
+		}
+		return pipeline.Stages{
+			Source:   src,
+			Scanner:  src,
+			Signer:   verifier,
+			Copier:   &registry.Copier{Keychain: keychain, Transport: tr},
+			Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},
+			Notifier: notifier,
+		}, nil
+	}
 	signer, err := newSigner(prep, keychain, tr, log)
 	if err != nil {
 		return pipeline.Stages{}, err
@@ -104,7 +120,7 @@ func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Copier:   &registry.Copier{Keychain: keychain, Transport: tr},
 		Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},
 		Recorder: &partial.Recorder{Keychain: keychain, Transport: tr, RunURL: prep.Plan.CI.RunURL},
-		Notifier: &report.Notifier{Outputs: out, Log: log, CI: prep.CI, Meta: prep.Meta, Comment: prep.Plan.Report.CommentMode, GitLabToken: cfg.GitLabToken},
+		Notifier: notifier,
 	}, nil
 }
 
@@ -124,11 +140,64 @@ func (a attested) Attested(ctx context.Context, ref name.Digest) ([]compare.Atte
 	if err != nil {
 		return nil, err
 	}
+	return attestations(atts), nil
+}
+
+func attestations(atts []sign.Attested) []compare.Attestation {
 	out := make([]compare.Attestation, 0, len(atts))
 	for _, at := range atts {
 		out = append(out, compare.Attestation{PredicateType: at.PredicateType, Predicate: at.Predicate, Platform: at.Platform})
 	}
-	return out, nil
+	return out
+}
+
+// sourceVerifier verifies slipway promote's source by the identity given.
+type sourceVerifier struct {
+	s *sign.Stage
+	v sign.Verifier
+}
+
+func (a sourceVerifier) VerifySource(ctx context.Context, p *pipeline.SignPlan, ref name.Digest) (*pipeline.SignResult, []compare.Attestation, error) {
+	res, atts, err := a.s.VerifySource(ctx, p, ref, a.v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, attestations(atts), nil
+}
+
+// newPromoter is slipway promote's source stage and the sign stage that
+// verifies the copies: no signing identity, only whom the source's
+// signatures must be by.
+func newPromoter(prep *prepare.Prepared, keychain *registry.Keychain, tr http.RoundTripper, log io.Writer) (*promote.Stage, *sign.Stage, error) {
+	cfg, pr := prep.Config, prep.Plan.Promote
+	st := &sign.Stage{Keychain: keychain, Transport: tr, OutputDir: cfg.OutputDir, Log: log}
+	if cfg.TrustedRoot != "" {
+		st.Trust = sign.TrustedRootFile(cfg.TrustedRoot)
+	}
+	var v sign.Verifier
+	switch prep.Plan.Sign.Mode {
+	case mode.Key:
+		key, err := cfg.SigningKey()
+		if err != nil {
+			return nil, nil, err
+		}
+		if v, err = sign.KeyVerifier(context.Background(), sign.Key(key)); err != nil {
+			return nil, nil, errs.WrapInput("cosign-key", err, "cannot use the key %q (expected a public key, or a cosign private key and its password in COSIGN_PASSWORD)", key.Ref)
+		}
+	case mode.Keyless:
+		v = sign.Verifier{Subject: pr.CertificateIdentity, Issuer: pr.CertificateIssuer}
+		if st.Trust == nil {
+			st.Trust = sign.PublicGood()
+		}
+	}
+	if sp := prep.Plan.Sign; st.Trust == nil && sp.TlogUpload && sp.Format.Bundle() {
+		st.Trust = sign.PublicGood()
+	}
+	scanner := &scan.Stage{OutputDir: cfg.OutputDir, Log: log, RunnerTemp: cfg.RunnerTemp(), ImageName: pr.Source.Context().Name()}
+	return &promote.Stage{
+		Keychain: keychain, Transport: tr, Log: log,
+		Verifier: sourceVerifier{st, v}, Judge: scanner, Remote: scanner,
+	}, st, nil
 }
 
 type uploads struct{ p *registry.Publisher }

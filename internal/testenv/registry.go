@@ -35,7 +35,38 @@ func StartRegistry(t testing.TB) string {
 	if _, err := os.Stat(RegistryBinary); err != nil {
 		t.Fatalf("%s: %v (%s)", RegistryBinary, err, NotRunning)
 	}
-	return startRegistry(t, RegistryBinary)
+	addr, _ := startRegistry(t, RegistryBinary)
+	return addr
+}
+
+// CollectedRegistry is a registry StartCollectedRegistry started, whose
+// garbage collector a test runs.
+type CollectedRegistry struct {
+	Addr   string // host:port
+	config string
+}
+
+// StartCollectedRegistry starts a registry as StartRegistry does, for a
+// test that runs its garbage collector.
+func StartCollectedRegistry(t testing.TB) *CollectedRegistry {
+	t.Helper()
+	if _, err := os.Stat(RegistryBinary); err != nil {
+		t.Fatalf("%s: %v (%s)", RegistryBinary, err, NotRunning)
+	}
+	addr, cfg := startRegistry(t, RegistryBinary)
+	return &CollectedRegistry{Addr: addr, config: cfg}
+}
+
+// GarbageCollect runs the registry's garbage collector (registry
+// garbage-collect: blobs no manifest references are removed) and returns
+// its output.
+func (r *CollectedRegistry) GarbageCollect(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command(RegistryBinary, "garbage-collect", r.config).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s garbage-collect: %v\n%s", RegistryBinary, err, out)
+	}
+	return string(out)
 }
 
 // StartDistributionV3 starts distribution v3's registry (the version
@@ -43,7 +74,8 @@ func StartRegistry(t testing.TB) string {
 // Debian's 2.8. It returns its host:port.
 func StartDistributionV3(t testing.TB) string {
 	t.Helper()
-	return startRegistry(t, GoTool(t, "distribution"))
+	addr, _ := startRegistry(t, GoTool(t, "distribution"))
+	return addr
 }
 
 // StartReferrersRegistry serves go-containerregistry's registry, which
@@ -58,7 +90,9 @@ func StartReferrersRegistry(t testing.TB) string {
 
 // startRegistry runs bin serve config.yml, a distribution registry, on a
 // free loopback port, its storage under the test's temp dir.
-func startRegistry(t testing.TB, bin string) string {
+// startRegistry returns the registry's host:port and its configuration
+// file.
+func startRegistry(t testing.TB, bin string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	for attempt := 0; attempt < 5; attempt++ {
@@ -107,7 +141,7 @@ http:
 			}
 			if ping(addr) == nil {
 				t.Cleanup(stop)
-				return addr
+				return addr, cfg
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -115,7 +149,7 @@ http:
 	}
 	logged, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
 	t.Fatalf("%s did not start; its log:\n%s", bin, logged)
-	return ""
+	return "", ""
 }
 
 func freePort() (string, error) {

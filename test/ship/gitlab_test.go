@@ -127,7 +127,7 @@ func TestGitLabTemplate(t *testing.T) {
 		t.Errorf("id_tokens = %+v, want SIGSTORE_ID_TOKEN with aud sigstore", job.IDTokens)
 	}
 	checkVariables(t, "job", job.Variables, nil)
-	if len(job.Script) != 1 || job.Script[0] != "slipway run $[[ inputs.args ]]" {
+	if len(job.Script) != 1 || job.Script[0] != "slipway $[[ inputs.command ]] $[[ inputs.args ]]" {
 		t.Errorf("script = %q", job.Script)
 	}
 	a := job.Artifacts

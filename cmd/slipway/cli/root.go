@@ -24,7 +24,7 @@ func New() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &errs.InputError{Input: "flags", Msg: "invalid command line", Err: err}
 	})
-	root.AddCommand(newRun(), newMerge(), newMeta(), newVersion())
+	root.AddCommand(newRun(), newMerge(), newPromote(), newPrune(), newMeta(), newVersion())
 	return root
 }
 
