@@ -174,8 +174,12 @@ func TestPartialRunsThenMerge(t *testing.T) {
 			layers[l.Digest.String()] = true
 		}
 	}
+	// In the merged repository: the registry's log is shared with the
+	// tests of other packages running meanwhile, whose builds read the
+	// same base layers from the base's repository.
+	blobs := "/v2" + strings.TrimPrefix(repo, e.Registry) + "/blobs/"
 	for _, req := range e.RegistryRequests(t, mark) {
-		if req.IsBlobGet() && layers[path.Base(req.Path)] {
+		if req.IsBlobGet() && strings.HasPrefix(req.Path, blobs) && layers[path.Base(req.Path)] {
 			t.Errorf("the merge read a layer of the images: %s %s", req.Method, req.Path)
 		}
 	}

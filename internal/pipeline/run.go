@@ -52,22 +52,9 @@ type Copier interface {
 	Copy(ctx context.Context, src CopySource, to []name.Repository) error
 }
 
-// CopySource is what a copy carries: a digest in its repository, read
-// from the build's OCI layout or from that repository, and cosign's
-// manifests about it there.
-type CopySource struct {
-	Ref name.Digest
-	// LayoutDir is the build's local OCI layout holding Ref's digest;
-	// "" reads the image from Ref's repository (slipway promote).
-	LayoutDir string
-	// Attached are cosign's .sig/.att manifests in Ref's repository.
-	Attached []artifact.Attached
-	// ReferrersOf are the digests whose referrers go too (by digest,
-	// after their subject): Sigstore bundles only, or every referrer
-	// with AllReferrers.
-	ReferrersOf  []v1.Hash
-	AllReferrers bool
-}
+// CopySource is what a copy carries (artifact.CopySource: the registry
+// package reads it too).
+type CopySource = artifact.CopySource
 
 // SourceReader reads and verifies the image slipway promote moves.
 type SourceReader interface {

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/slipway-ci/slipway/internal/artifact"
-	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 // Copier copies a built digest from the repository it was pushed and
@@ -34,7 +33,7 @@ type Copier struct {
 // Copy copies src to every repository of to: the image (from the OCI
 // layout, or from src's repository when src.LayoutDir is ""), cosign's
 // manifests attached to it, and its referrers.
-func (c *Copier) Copy(ctx context.Context, src pipeline.CopySource, to []name.Repository) error {
+func (c *Copier) Copy(ctx context.Context, src artifact.CopySource, to []name.Repository) error {
 	if len(to) == 0 {
 		return nil
 	}
@@ -104,7 +103,7 @@ type referrer struct {
 
 // contents reads what copying src uploads: from the OCI layout, or from
 // its repository (manifests now, layers when a destination lacks them).
-func (c *Copier) contents(src pipeline.CopySource, opts []remote.Option) (*contents, error) {
+func (c *Copier) contents(src artifact.CopySource, opts []remote.Option) (*contents, error) {
 	h, err := v1.NewHash(src.Ref.DigestStr())
 	if err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src.Ref, err)

@@ -23,7 +23,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/slipway-ci/slipway/internal/artifact"
-	"github.com/slipway-ci/slipway/internal/pipeline"
 )
 
 // recorder logs a registry's requests; it answers 429 to the first blob
@@ -95,7 +94,7 @@ func TestCopy(t *testing.T) {
 	sameReg, otherReg := hostA+"/mirror/app", hostB+"/acme/app"
 	attached := artifact.Attached{Kind: artifact.Signature, Subject: dgst}
 	srcRepo, dsts := mustRef(t, src+":x").Context(), []name.Repository{mustRef(t, sameReg+":x").Context(), mustRef(t, otherReg+":x").Context()}
-	if err := (&Copier{Keychain: k}).Copy(ctx, pipeline.CopySource{Ref: srcRepo.Digest(dgst.String()), LayoutDir: dir, Attached: []artifact.Attached{attached}}, dsts); err != nil {
+	if err := (&Copier{Keychain: k}).Copy(ctx, artifact.CopySource{Ref: srcRepo.Digest(dgst.String()), LayoutDir: dir, Attached: []artifact.Attached{attached}}, dsts); err != nil {
 		t.Fatal(err)
 	}
 	for _, repo := range []string{sameReg, otherReg} {
@@ -320,7 +319,7 @@ func TestCopyFromRegistry(t *testing.T) {
 	}
 	dst := mustRef(t, hostB+"/prod/app:x").Context()
 	cp := &Copier{Keychain: k}
-	source := pipeline.CopySource{Ref: src.Digest(dgst.String()), ReferrersOf: []v1.Hash{dgst}, AllReferrers: true}
+	source := artifact.CopySource{Ref: src.Digest(dgst.String()), ReferrersOf: []v1.Hash{dgst}, AllReferrers: true}
 	if err := cp.Copy(ctx, source, []name.Repository{dst}); err != nil {
 		t.Fatal(err)
 	}
