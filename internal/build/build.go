@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -147,6 +148,9 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 		CacheImports:  cacheFrom,
 		CacheExports:  cacheTo,
 		Session:       sess,
+		// What the build asks the builder to grant (allow; network:
+		// host); a builder that does not permit it refuses the solve.
+		AllowedEntitlements: b.Run.Entitlements,
 	}
 	resp, steps, err := solve(ctx, conn, opt, s.Progress, b.Progress)
 	if err != nil {
@@ -240,8 +244,17 @@ func describeSolveError(b *pipeline.BuildPlan, conn *Connection, err error) erro
 	if fe := dockerfileError(b, err); fe != nil {
 		return fe
 	}
+	if m := notGranted.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("building %s on %s: the builder does not permit the entitlement %s that allow (or network: host) asks for: "+
+			"start buildkitd with --allow-insecure-entitlement=%s (or insecure-entitlements in buildkitd.toml) for builder/BUILDKIT_HOST; "+
+			"slipway's embedded buildkitd and the BuildKit container it starts through the Docker Engine permit network.host: %w", b.File, conn.Name, m[1], m[1], err)
+	}
 	return fmt.Errorf("building %s on %s: %w", b.File, conn.Name, err)
 }
+
+// notGranted is BuildKit's refusal of an entitlement its daemon does not
+// permit (util/entitlements WhiteList).
+var notGranted = regexp.MustCompile(`granting entitlement (\S+) is not allowed by build daemon configuration`)
 
 // dockerfileError is err with the file and line of the Dockerfile
 // instruction that failed; nil when err names none.

@@ -40,7 +40,10 @@ func StartEmbedded(ctx context.Context, log io.Writer) (*Connection, error) {
 	addr := "unix://" + filepath.Join(dir, "buildkitd.sock")
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--addr", addr, "--root", filepath.Join(dir, "root"),
-		"--otel-socket-path", filepath.Join(dir, "otel.sock"), "--oci-worker=true", "--containerd-worker=false")
+		"--otel-socket-path", filepath.Join(dir, "otel.sock"), "--oci-worker=true", "--containerd-worker=false",
+		// What a build may ask for (allow, network: host), as buildx's
+		// container drivers permit it.
+		"--allow-insecure-entitlement=network.host")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	// Its own process group: a terminal's ^C reaches slipway, which then
 	// stops buildkitd itself, after the build has let go of it.

@@ -66,6 +66,7 @@ func frontendAttrs(b *pipeline.BuildPlan) (map[string]string, map[string]fsutil.
 	if b.NoCache {
 		kv["no-cache"] = ""
 	}
+	maps.Copy(kv, b.Run.FrontendAttrs())
 	if b.Pull {
 		kv["image-resolve-mode"] = "pull"
 	}

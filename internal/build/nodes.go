@@ -148,6 +148,8 @@ func (s *Stage) solveOnNode(ctx context.Context, connect func(context.Context, a
 		CacheImports:  cacheFrom,
 		CacheExports:  cacheTo,
 		Session:       sess,
+		// What the build asks the nodes to grant (allow; network: host).
+		AllowedEntitlements: b.Run.Entitlements,
 	}
 	mode := b.Progress
 	if mode != "quiet" && mode != "rawjson" {

@@ -64,6 +64,13 @@ type Config struct {
 	BuildkitImage  string      `input:"buildkit-image" default:"moby/buildkit:v0.34.2" desc:"BuildKit image started through the Docker Engine when no builder is given"`
 	NoCache        bool        `input:"no-cache" default:"false" desc:"Do not use the cache when building"`
 	Pull           bool        `input:"pull" default:"false" desc:"Always pull newer versions of the base images"`
+	AddHosts       []string    `input:"add-hosts" list:"comma" desc:"Custom host-to-IP mappings of the RUN steps (host:ip), as build-push-action"`
+	Network        string      `input:"network" desc:"Networking of the RUN steps: default, none or host (host needs the network.host entitlement)"`
+	ShmSize        string      `input:"shm-size" desc:"Size of /dev/shm in the RUN steps (bytes, or 64m, 2g)"`
+	Ulimits        []string    `input:"ulimit" list:"lines" desc:"Ulimits of the RUN steps (type=soft[:hard], e.g. nofile=1024:2048)"`
+	CgroupParent   string      `input:"cgroup-parent" desc:"Parent cgroup of the RUN steps"`
+	NoCacheFilters []string    `input:"no-cache-filters" list:"comma" desc:"Stages built without the cache (the others use it)"`
+	Allow          []string    `input:"allow" list:"comma" desc:"Extra privileged entitlements the build asks for (network.host, security.insecure); the builder must permit them"`
 	Progress       string      `input:"progress" default:"auto" enum:"auto|tty|plain|rawjson|quiet" desc:"Build progress output on stderr"`
 	RegistryAuth   []string    `input:"registry-auth" list:"lines" secret:"true" desc:"Registry credentials, one host=user:password per line"`
 	RegistryRetry  string      `input:"registry-retry-time" default:"2m" desc:"How long one registry request is retried through transient faults (resets, timeouts, 408, 429, 5xx; Retry-After honoured), a Go duration; 0 turns retries off"`

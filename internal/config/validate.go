@@ -40,6 +40,7 @@ func (c *Config) Validate() error {
 		c.validateAttestations,
 		c.validateBuilder,
 		c.validateRetry,
+		func() error { _, err := c.RunSettings(); return err },
 		func() error { _, err := c.MaxReportAge(); return err },
 		c.validateScan,
 		c.validateSign,
@@ -476,4 +477,46 @@ func writableDir(input, path string) error {
 		}
 		p = parent
 	}
+}
+
+// RunSettings reads how the RUN steps run (add-hosts, network, shm-size,
+// ulimit, cgroup-parent, no-cache-filters, allow) as buildx does; an
+// error names the input.
+func (c *Config) RunSettings() (attrs.RunSettings, error) {
+	var r attrs.RunSettings
+	for _, h := range c.AddHosts {
+		kv, err := attrs.ParseAddHost(h)
+		if err != nil {
+			return r, errs.Input("add-hosts", "%v", err)
+		}
+		r.AddHosts = append(r.AddHosts, kv)
+	}
+	var err error
+	if r.Network, err = attrs.ParseNetwork(c.Network); err != nil {
+		return r, errs.Input("network", "%v", err)
+	}
+	if c.ShmSize != "" {
+		if r.ShmSize, err = attrs.ParseShmSize(c.ShmSize); err != nil {
+			return r, errs.Input("shm-size", "%v", err)
+		}
+	}
+	if r.Ulimits, err = attrs.ParseUlimits(c.Ulimits); err != nil {
+		return r, errs.Input("ulimit", "%v", err)
+	}
+	r.CgroupParent = c.CgroupParent
+	if len(c.NoCacheFilters) > 0 && c.NoCache {
+		return r, errs.Input("no-cache-filters", "no-cache rebuilds every stage already (expected one of no-cache and no-cache-filters, as buildx)")
+	}
+	r.NoCacheFilters = c.NoCacheFilters
+	for _, a := range c.Allow {
+		if err := attrs.ParseEntitlement(a); err != nil {
+			return r, errs.Input("allow", "%v", err)
+		}
+		r.Entitlements = append(r.Entitlements, a)
+	}
+	if r.Network == "host" && !slices.Contains(r.Entitlements, "network.host") {
+		// As buildx: network host asks for its entitlement.
+		r.Entitlements = append(r.Entitlements, "network.host")
+	}
+	return r, nil
 }

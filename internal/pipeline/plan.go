@@ -97,6 +97,9 @@ type BuildPlan struct {
 	SBOM          string         `json:"sbom"`
 	SBOMGenerator string         `json:"sbom-generator,omitempty"`
 	Builder       string         `json:"builder"`
+	// Run is how the RUN steps run (add-hosts, network, shm-size, ulimit,
+	// cgroup-parent, no-cache-filters, entitlements).
+	Run attrs.RunSettings `json:"run,omitzero"`
 	// From are, for slipway merge, the partial runs whose images the
 	// index assembles, in platforms order; none for a build.
 	From []PartialSource `json:"from,omitempty"`

@@ -152,6 +152,7 @@ func (p *Plan) writeBuild(row func(string, any), section func(string)) {
 	row("cache-from", shown(b.CacheFrom))
 	row("cache-to", shown(b.CacheTo))
 	row("no-cache / pull", fmt.Sprintf("%v / %v", b.NoCache, b.Pull))
+	row("run steps", b.Run.String())
 	row("provenance", b.Provenance)
 	row("sbom", b.SBOM)
 	row("builder", b.Builder)

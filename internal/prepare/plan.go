@@ -253,7 +253,12 @@ func planBuild(l *config.Loaded, md *meta.Result) (pipeline.BuildPlan, error) {
 	if err != nil {
 		return pipeline.BuildPlan{}, err
 	}
+	run, err := cfg.RunSettings()
+	if err != nil {
+		return pipeline.BuildPlan{}, err
+	}
 	b := pipeline.BuildPlan{
+		Run:     run,
 		Context: cfg.Context, File: cfg.File, Target: cfg.Target, Platforms: pipeline.NonNil(cfg.Platforms),
 		BuildContexts: attrs.Entries(cfg.BuildContexts), Secrets: pipeline.NonNil(secrets), SSH: cfg.SSH,
 		CacheFrom: pipeline.NonNil(attrs.Entries(cfg.CacheFrom)), CacheTo: pipeline.NonNil(attrs.Entries(cfg.CacheTo)), NoCache: cfg.NoCache, Pull: cfg.Pull,

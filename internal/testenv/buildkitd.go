@@ -48,6 +48,9 @@ type BuildkitdOptions struct {
 	// Platforms restricts its worker to these platforms
 	// (--oci-worker-platform), as a node building only its own.
 	Platforms []string
+	// Entitlements are what it permits builds to ask for
+	// (--allow-insecure-entitlement), e.g. network.host.
+	Entitlements []string
 }
 
 // StartBuildkitd starts a buildkitd with the environment's binary that
@@ -80,6 +83,9 @@ func (e *Env) StartBuildkitdWith(t testing.TB, opts BuildkitdOptions) *Buildkitd
 		"--config", filepath.Join(state, "buildkitd.toml"), "--oci-worker=true", "--containerd-worker=false"}
 	for _, p := range opts.Platforms {
 		args = append(args, "--oci-worker-platform", p)
+	}
+	for _, en := range opts.Entitlements {
+		args = append(args, "--allow-insecure-entitlement="+en)
 	}
 	var clientArgs []string
 	if tlsTCP {

@@ -23,6 +23,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -288,6 +289,11 @@ func ensureContainerOnce(ctx context.Context, dc *docker.Client, o Options) (str
 	return ctr.ID, nil
 }
 
+// entitlementArgs are what the container's buildkitd permits a build to
+// ask for: network.host, as buildx's docker-container driver does (a
+// build still gets it only when it asks, with allow or network: host).
+var entitlementArgs = []string{"--allow-insecure-entitlement=network.host"}
+
 // mismatch says how ctr differs from what o asks for, or "".
 func mismatch(ctr container.InspectResponse, o Options) string {
 	labels := ctr.Config.Labels
@@ -296,6 +302,9 @@ func mismatch(ctr container.InspectResponse, o Options) string {
 	}
 	if labels[LabelConfig] != o.configHash() {
 		return "has another buildkitd configuration"
+	}
+	if !slices.Contains(ctr.Config.Cmd, entitlementArgs[0]) {
+		return "does not permit network.host"
 	}
 	if ctr.HostConfig != nil && string(ctr.HostConfig.NetworkMode) != o.Network {
 		return fmt.Sprintf("has network %s, not %s", ctr.HostConfig.NetworkMode, o.Network)
@@ -319,7 +328,7 @@ func createAndStart(ctx context.Context, dc *docker.Client, o Options) (string, 
 		return "", err
 	}
 	o.logf("starting BuildKit container %s from %s", o.Name, o.Image)
-	args := []string{}
+	args := slices.Clone(entitlementArgs)
 	if o.Config != "" {
 		args = append(args, "--config", configPath)
 	}
