@@ -28,6 +28,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/prune"
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
@@ -147,11 +148,11 @@ func fillPruneRepo(t *testing.T, repo, priv string, now time.Time) *pruneFixture
 
 	// The signatures and attestations, named after what they sign.
 	for _, tag := range testenv.RegistryTags(t, repo) {
-		hex, suffix, ok := strings.Cut(strings.TrimPrefix(tag, "sha256-"), ".")
-		if !ok || !strings.HasPrefix(tag, "sha256-") {
+		subject, suffix, ok := artifact.SubjectOf(tag)
+		if !ok || suffix == "" {
 			continue
 		}
-		subj := f.names[v1.Hash{Algorithm: "sha256", Hex: hex}]
+		subj := f.names[subject]
 		d, err := v1.NewHash(testenv.TagDigest(t, repo+":"+tag))
 		if err != nil {
 			t.Fatal(err)
@@ -205,8 +206,8 @@ func pruneState(t *testing.T, f *pruneFixture) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if hex, suffix, ok := strings.Cut(strings.TrimPrefix(tag, "sha256-"), "."); ok && strings.HasPrefix(tag, "sha256-") {
-			tag = "<" + f.names[v1.Hash{Algorithm: "sha256", Hex: hex}] + ">." + suffix
+		if subject, suffix, ok := artifact.SubjectOf(tag); ok && suffix != "" {
+			tag = "<" + f.names[subject] + ">." + suffix
 		}
 		lines = append(lines, tag+" -> "+f.names[d])
 	}
@@ -233,8 +234,8 @@ func checkPruned(t *testing.T, f *pruneFixture, pub string) {
 	wantTags := slices.Concat(prunedKeptTags, sigs, []string{"v1.0.11 .att"})
 	var got []string
 	for _, tag := range testenv.RegistryTags(t, f.repo) {
-		if hex, suffix, ok := strings.Cut(strings.TrimPrefix(tag, "sha256-"), "."); ok && strings.HasPrefix(tag, "sha256-") {
-			tag = f.names[v1.Hash{Algorithm: "sha256", Hex: hex}] + " ." + suffix
+		if subject, suffix, ok := artifact.SubjectOf(tag); ok && suffix != "" {
+			tag = f.names[subject] + " ." + suffix
 		}
 		got = append(got, tag)
 	}

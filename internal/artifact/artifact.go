@@ -63,6 +63,26 @@ func (a *Attached) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// SubjectOf reads a tag that hangs off a digest: cosign's
+// <alg>-<hex>.sig, .att and .sbom, and the referrers API's fallback tag
+// <alg>-<hex>. suffix is "sig", "att", "sbom" or "" (the fallback); ok is
+// false for any other tag.
+func SubjectOf(tag string) (subject v1.Hash, suffix string, ok bool) {
+	rest, suffix, dotted := strings.Cut(tag, ".")
+	if dotted && suffix != string(Signature) && suffix != string(Attestation) && suffix != "sbom" {
+		return v1.Hash{}, "", false
+	}
+	alg, hex, found := strings.Cut(rest, "-")
+	if !found {
+		return v1.Hash{}, "", false
+	}
+	h, err := v1.NewHash(alg + ":" + hex) // checks the algorithm and the hex's length
+	if err != nil {
+		return v1.Hash{}, "", false
+	}
+	return h, suffix, true
+}
+
 // Parse reads a tag of cosign's form: <alg>-<hex>.sig or .att.
 func Parse(tag string) (Attached, error) {
 	rest, kind, ok := strings.Cut(tag, ".")

@@ -2,6 +2,7 @@ package artifact
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -38,6 +39,25 @@ func TestAttachedTags(t *testing.T) {
 	for _, bad := range []string{"v1", "sha256-" + hex, "sha256-" + hex + ".sbom", "sha256-xyz.sig", "sha256" + hex + ".att"} {
 		if a, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) = %v, want an error", bad, a)
+		}
+	}
+}
+
+// SubjectOf reads cosign's .sig/.att/.sbom tags and the referrers
+// API's fallback tag; an ordinary tag, or one with a bad digest, is none.
+func TestSubjectOf(t *testing.T) {
+	other := strings.Repeat("ab", 32)
+	for tag, want := range map[string]string{
+		"sha256-" + other + ".sig": "sig", "sha256-" + other + ".att": "att", "sha256-" + other + ".sbom": "sbom", "sha256-" + other: "",
+	} {
+		subj, suffix, ok := SubjectOf(tag)
+		if !ok || suffix != want || subj.Hex != other || subj.Algorithm != "sha256" {
+			t.Errorf("SubjectOf(%q) = %v, %q, %v", tag, subj, suffix, ok)
+		}
+	}
+	for _, tag := range []string{"v1.2.3", "latest", "sha256-abc.sig", "sha256-" + other + ".txt", "md5-" + other + ".sig"} {
+		if _, _, ok := SubjectOf(tag); ok {
+			t.Errorf("SubjectOf(%q) took it for an attached tag", tag)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"path"
-	"regexp"
 	"slices"
 
 	"github.com/Masterminds/semver/v3"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"gopkg.in/yaml.v3"
 
+	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/registry"
 )
@@ -45,10 +45,6 @@ type TagFilter struct {
 
 	constraint *semver.Constraints
 }
-
-// attachedTag is a cosign signature, attestation or SBOM tag, or the
-// referrers API's fallback tag.
-var attachedTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.(sig|att|sbom))?$`)
 
 // Pair is one promotion of a batch: a source by digest, the tag that
 // named it, and where it goes.
@@ -156,7 +152,7 @@ func (b *Batch) Expand(ctx context.Context, k authn.Keychain, t http.RoundTrippe
 		}
 		slices.Sort(tags)
 		for _, tag := range tags {
-			if attachedTag.MatchString(tag) || !e.Tags.Selects(tag) {
+			if _, _, attached := artifact.SubjectOf(tag); attached || !e.Tags.Selects(tag) {
 				continue // signatures, attestations, referrers follow their image
 			}
 			desc, err := remote.Head(src.Tag(tag), opts...)

@@ -3,7 +3,6 @@ package prune
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -116,7 +115,6 @@ func (o *OCI) Read(ctx context.Context, repo name.Repository, pending []v1.Hash)
 			return nil, err
 		}
 		s.Manifests[d] = m
-		s.Pending = append(s.Pending, pendingOf(pending, d)...)
 		queue = append(queue, m.Children...)
 		refs, err := o.referrers(ctx, repo.Digest(d.String()))
 		if err != nil {
@@ -127,16 +125,13 @@ func (o *OCI) Read(ctx context.Context, repo name.Repository, pending []v1.Hash)
 			queue = append(queue, refs...)
 		}
 	}
-	return s, nil
-}
-
-func pendingOf(pending []v1.Hash, d v1.Hash) []v1.Hash {
-	for _, p := range pending {
-		if p == d {
-			return []v1.Hash{d}
+	// What a part-way run planned that is still there.
+	for _, d := range pending {
+		if _, ok := s.Manifests[d]; ok {
+			s.Pending = append(s.Pending, d)
 		}
 	}
-	return nil
+	return s, nil
 }
 
 var errGone = errors.New("gone")
@@ -240,12 +235,3 @@ func notFound(err error) bool {
 	var te *transport.Error
 	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
 }
-
-// journal is what a run plans to delete, written before its first
-// delete and removed after its last, so that a run killed part-way is
-// finished by the next: the distribution API lists no untagged manifest.
-type journal struct {
-	Repositories map[string][]v1.Hash `json:"repositories"`
-}
-
-func (j *journal) marshal() ([]byte, error) { return json.MarshalIndent(j, "", "  ") }

@@ -3,7 +3,6 @@ package prune
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/slipway-ci/slipway/internal/artifact"
 	"github.com/slipway-ci/slipway/internal/semver"
 	"github.com/slipway-ci/slipway/internal/units"
 )
@@ -130,23 +130,20 @@ type Plan struct {
 	Bytes        int64       `json:"bytes"`
 }
 
-var attachedTag = regexp.MustCompile(`^sha256-([0-9a-f]{64})(?:\.(sig|att|sbom))?$`)
-
-// attached splits a cosign/referrers-fallback tag into its subject and
-// kind; ok is false for an ordinary tag.
+// attached splits a cosign or referrers-fallback tag into its subject
+// and kind; ok is false for an ordinary tag.
 func attached(tag string) (v1.Hash, Kind, bool) {
-	m := attachedTag.FindStringSubmatch(tag)
-	if m == nil {
+	subj, suffix, ok := artifact.SubjectOf(tag)
+	if !ok {
 		return v1.Hash{}, "", false
 	}
-	k := KindAttachment
-	switch m[2] {
+	switch suffix {
 	case "sig":
-		k = KindSignature
+		return subj, KindSignature, true
 	case "":
-		k = KindReferrer
+		return subj, KindReferrer, true
 	}
-	return v1.Hash{Algorithm: "sha256", Hex: m[1]}, k, true
+	return subj, KindAttachment, true
 }
 
 // PlanRepo decides, for rules (the policy's, with their index in it),

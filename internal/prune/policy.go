@@ -169,7 +169,8 @@ func (r *Rule) Selects(tag string) bool {
 	return matchAny(r.Include, tag) && !matchAny(r.Exclude, tag)
 }
 
-// String describes the rule for the plan: "rule 2 (v*: last 3 by semver)".
+// describe names the rule, i its place in the policy, for the plan:
+// "rule 2 (v*: last 3 by semver)".
 func (r *Rule) describe(i int) string {
 	var keep []string
 	if r.Last > 0 {

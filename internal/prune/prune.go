@@ -95,13 +95,13 @@ func apply(ctx context.Context, o Options, rp *RepoPlan, tagDelete bool) (bool, 
 	// The tags first: no tag is left on an image half deleted. A registry
 	// that deletes no tag alone deletes them with their manifest.
 	for _, t := range rp.Deleted {
-		if !tagDelete && deleted[rp.digestOf(t)] {
+		if !tagDelete && deleted[rp.tags[t]] {
 			continue
 		}
 		err := o.Registry.DeleteTag(ctx, repo.Tag(t))
 		if errors.Is(err, ErrTagDelete) {
 			tagDelete = false
-			if deleted[rp.digestOf(t)] {
+			if deleted[rp.tags[t]] {
 				continue
 			}
 			fmt.Fprintf(o.Log, "prune: %s:%s kept: %v, and a kept tag reaches its digest\n", repo, t, err)
@@ -167,6 +167,13 @@ func repositories(ctx context.Context, p *Policy, reg Registry) ([]name.Reposito
 	return out, nil
 }
 
+// journal is what a run plans to delete, written before its first
+// delete and removed after its last, so that a run killed part-way is
+// finished by the next: the distribution API lists no untagged manifest.
+type journal struct {
+	Repositories map[string][]v1.Hash `json:"repositories"`
+}
+
 func readJournal(path string) (*journal, error) {
 	j := &journal{Repositories: map[string][]v1.Hash{}}
 	if path == "" {
@@ -192,7 +199,7 @@ func (j *journal) write(path string) error {
 	if path == "" {
 		return nil
 	}
-	data, err := j.marshal()
+	data, err := json.MarshalIndent(j, "", "  ")
 	if err == nil {
 		err = os.MkdirAll(filepath.Dir(path), 0o755)
 	}
@@ -207,9 +214,6 @@ func (j *journal) write(path string) error {
 	}
 	return nil
 }
-
-// digestOf is the digest tag named when the plan was made.
-func (p *RepoPlan) digestOf(tag string) v1.Hash { return p.tags[tag] }
 
 // WriteText writes the plan as people read it: per repository what is
 // kept by which rule, what is deleted, and the bytes.
