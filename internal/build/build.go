@@ -138,7 +138,14 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 	if err != nil {
 		return nil, err
 	}
-	exports := []client.ExportEntry{layoutExporter(store, annotationAttrs(b.Annotations, index))}
+	// The outputs entries first, the layout last: BuildKit merges the
+	// exporters' responses in order, and the image digest must be the
+	// layout's (a docker exporter's differs).
+	exports, err := outputExporters(b.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	exports = append(exports, layoutExporter(store, annotationAttrs(b.Annotations, index)))
 
 	opt := client.SolveOpt{
 		Frontend:      "dockerfile.v0",
@@ -172,13 +179,21 @@ func (s *Stage) Build(ctx context.Context, b *pipeline.BuildPlan, pub *pipeline.
 // solve runs opt on conn, showing its progress on w in mode, and counts
 // the steps.
 func solve(ctx context.Context, conn *Connection, opt client.SolveOpt, w io.Writer, mode string) (*client.SolveResponse, *Steps, error) {
+	return watch(ctx, w, mode, func(ctx context.Context, ch chan *client.SolveStatus) (*client.SolveResponse, error) {
+		return conn.Client.Solve(ctx, nil, opt, ch)
+	})
+}
+
+// watch runs a solve, showing its progress on w in mode, and counts the
+// steps.
+func watch(ctx context.Context, w io.Writer, mode string, run func(context.Context, chan *client.SolveStatus) (*client.SolveResponse, error)) (*client.SolveResponse, *Steps, error) {
 	var steps Steps
 	ch := make(chan *client.SolveStatus)
 	var resp *client.SolveResponse
 	eg, egctx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
 		var err error
-		resp, err = conn.Client.Solve(egctx, nil, opt, ch)
+		resp, err = run(egctx, ch)
 		return err
 	})
 	eg.Go(func() error { return display(egctx, w, mode, ch, &steps) })
@@ -186,6 +201,40 @@ func solve(ctx context.Context, conn *Connection, opt client.SolveOpt, w io.Writ
 		return nil, nil, err
 	}
 	return resp, &steps, nil
+}
+
+// outputExporters are the exporters of the outputs entries: BuildKit's
+// local exporter into its directory, the tar, oci and docker exporters
+// into their file.
+func outputExporters(outs []attrs.Output) ([]client.ExportEntry, error) {
+	var es []client.ExportEntry
+	for _, o := range outs {
+		e := client.ExportEntry{Type: o.Type, Attrs: maps.Clone(o.Attrs)}
+		if e.Attrs == nil {
+			e.Attrs = map[string]string{}
+		}
+		switch o.Type {
+		case attrs.OutputLocal:
+			if err := os.MkdirAll(o.Dest, 0o755); err != nil {
+				return nil, fmt.Errorf("creating the outputs directory %s: %w", o.Dest, err)
+			}
+			e.OutputDir = o.Dest
+		default:
+			if err := os.MkdirAll(filepath.Dir(o.Dest), 0o755); err != nil {
+				return nil, fmt.Errorf("creating the directory of the outputs file %s: %w", o.Dest, err)
+			}
+			dest := o.Dest
+			e.Output = func(map[string]string) (io.WriteCloser, error) {
+				f, err := os.Create(dest)
+				if err != nil {
+					return nil, fmt.Errorf("creating the outputs file: %w", err)
+				}
+				return f, nil
+			}
+		}
+		es = append(es, e)
+	}
+	return es, nil
 }
 
 // layoutExporter writes the result into the OCI layout's content store.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -24,15 +25,8 @@ var buildPushActionInputs = []struct{ name, list string }{
 // with the reason an input error gives.
 var refusedInputs = map[string]string{}
 
-// pendingInputs are build-push-action inputs not built yet (issue 19):
-// an unknown input's warning is what a user gets today.
-var pendingInputs = map[string]string{
-	"attests": "issue 19", "call": "issue 19", "load": "issue 19", "outputs": "issue 19",
-}
-
 // Every build-push-action input is a slipway input read the way the
-// action reads it, or refused with a reason, or (until issue 19 is done)
-// listed as pending.
+// action reads it, or refused with a reason.
 func TestBuildPushActionInputs(t *testing.T) {
 	ins := map[string]Input{}
 	for _, in := range Inputs() {
@@ -41,9 +35,9 @@ func TestBuildPushActionInputs(t *testing.T) {
 	for _, b := range buildPushActionInputs {
 		in, ok := ins[b.name]
 		switch {
-		case refusedInputs[b.name] != "" || pendingInputs[b.name] != "":
+		case refusedInputs[b.name] != "":
 			if ok {
-				t.Errorf("%s is an input and also listed as refused or pending", b.name)
+				t.Errorf("%s is an input and also listed as refused", b.name)
 			}
 			continue
 		case !ok:
@@ -64,5 +58,47 @@ func TestBuildPushActionInputs(t *testing.T) {
 		if got != b.list {
 			t.Errorf("%s is read as %q, build-push-action reads it as %q", b.name, got, b.list)
 		}
+	}
+}
+
+// attests merges with provenance and sbom as build-push-action merges
+// them: its inputs first, buildx keeping the first entry of a type.
+func TestAttestations(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		provenance, sbom string
+		attests          []string
+		wantP, wantS     string
+		err              string
+	}{
+		{name: "defaults", provenance: "mode=min", sbom: "false", wantP: "mode=min", wantS: "false"},
+		{name: "attests replace the defaults", provenance: "mode=min", sbom: "false",
+			attests: []string{"type=provenance,mode=max,builder-id=https://ci.example/run/1", "type=sbom"},
+			wantP:   "mode=max,builder-id=https://ci.example/run/1", wantS: "true"},
+		{name: "a set input wins", provenance: "mode=max", sbom: "generator=example.com/gen:1",
+			attests: []string{"type=provenance,mode=min", "type=sbom,disabled=true"},
+			wantP:   "mode=max", wantS: "generator=example.com/gen:1"},
+		{name: "disabled", provenance: "mode=min", sbom: "false", attests: []string{"type=provenance,disabled=true"},
+			wantP: "false", wantS: "false"},
+		{name: "the first of a type", provenance: "mode=min", sbom: "false",
+			attests: []string{"type=sbom,scan-context=true", "type=sbom,generator=x/y:1"},
+			wantP:   "mode=min", wantS: "scan-context=true"},
+		{name: "unknown type", provenance: "mode=min", sbom: "false", attests: []string{"type=vex"}, err: `input "attests": "type=vex": type "vex" is not an attestation BuildKit makes`},
+		{name: "unknown key", provenance: "mode=min", sbom: "false", attests: []string{"type=sbom,mode=max"}, err: `input "attests": "type=sbom,mode=max": mode is not an attribute of a sbom attestation`},
+		{name: "bad mode", provenance: "mode=min", sbom: "false", attests: []string{"type=provenance,mode=full"}, err: `mode "full" is not min or max`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{Provenance: tc.provenance, SBOM: tc.sbom, Attests: tc.attests}
+			p, s, err := c.Attestations()
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || p != tc.wantP || s != tc.wantS {
+				t.Fatalf("got (%q, %q, %v), want (%q, %q)", p, s, err, tc.wantP, tc.wantS)
+			}
+		})
 	}
 }

@@ -55,6 +55,7 @@ type Config struct {
 	Provenance     string      `input:"provenance" default:"mode=min" desc:"Provenance attestation: false, true, mode=min or mode=max"`
 	SBOM           string      `input:"sbom" default:"false" desc:"BuildKit SBOM attestation: true, false, or generator=<image>"`
 	SBOMGenerator  string      `input:"sbom-generator" desc:"Image of the SBOM generator BuildKit runs (default BuildKit's own)"`
+	Attests        []string    `input:"attests" list:"lines" desc:"BuildKit attestations in buildx's --attest syntax (type=provenance,mode=max; type=sbom,generator=<image>; disabled=true), as build-push-action: an entry replaces the default of provenance or sbom, a provenance or sbom input set to anything else wins"`
 	Builder        string      `input:"builder" lines:"true" envdefault:"BUILDKIT_HOST" desc:"BuildKit address (unix://, tcp://, docker-container://, kube-pod://); default BUILDKIT_HOST, then the Docker Engine, then an embedded buildkitd. Several nodes, one per line, each building its platforms natively: <address> platforms=linux/arm64 [tls-ca= tls-cert= tls-key= tls-servername=] [fallback=true]"`
 	BuilderTLSCA   string      `input:"builder-tls-ca" envdefault:"BUILDKIT_TLS_CA" desc:"CA certificate file for a tcp:// builder (mTLS); default BUILDKIT_TLS_CA"`
 	BuilderTLSCert string      `input:"builder-tls-cert" envdefault:"BUILDKIT_TLS_CERT" desc:"Client certificate file for a tcp:// builder; default BUILDKIT_TLS_CERT"`
@@ -71,6 +72,9 @@ type Config struct {
 	CgroupParent   string      `input:"cgroup-parent" desc:"Parent cgroup of the RUN steps"`
 	NoCacheFilters []string    `input:"no-cache-filters" list:"comma" desc:"Stages built without the cache (the others use it)"`
 	Allow          []string    `input:"allow" list:"comma" desc:"Extra privileged entitlements the build asks for (network.host, security.insecure); the builder must permit them"`
+	Outputs        []string    `input:"outputs" list:"lines" desc:"Files of the build for a later step, beside slipway's OCI layout and push: type=local,dest=<dir>, type=tar,dest=<file> (also oci and docker with dest); type=image and type=registry are refused: images and push say where the image goes"`
+	Load           bool        `input:"load" default:"false" desc:"Also load the built image (one platform) into the Docker Engine at docker-host under its tags, so that a later step can docker run it"`
+	Call           string      `input:"call" desc:"Evaluate instead of building, as buildx's --call: check (the Dockerfile checks: warnings with file and line in the summary and the comment; fails only when the Dockerfile sets check=error=true), outline or targets (printed on stdout); build (default) builds; format=json prints the JSON"`
 	Progress       string      `input:"progress" default:"auto" enum:"auto|tty|plain|rawjson|quiet" desc:"Build progress output on stderr"`
 	RegistryAuth   []string    `input:"registry-auth" list:"lines" secret:"true" desc:"Registry credentials, one host=user:password per line"`
 	RegistryRetry  string      `input:"registry-retry-time" default:"2m" desc:"How long one registry request is retried through transient faults (resets, timeouts, 408, 429, 5xx; Retry-After honoured), a Go duration; 0 turns retries off"`

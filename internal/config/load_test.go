@@ -299,21 +299,21 @@ func TestLoadBuilderNodesFromFile(t *testing.T) {
 func TestUnknownInputsWarned(t *testing.T) {
 	var warned []string
 	_, err := Load(Options{Env: environ.Map(map[string]string{
-		"INPUT_LOAD":                  "true",
+		"INPUT_BAKE_TARGET":           "app",
 		"INPUT_COMMAND":               "merge",
 		"SLIPWAY_COMMAND":             "merge",
 		"INPUT_PLATFORMS":             "linux/amd64",
 		"SLIPWAY_RESULT_DIGEST":       "sha256:0",
 		"SLIPWAY_CONFIG":              "",
-		"INPUT_CALL":                  "check",
+		"INPUT_GITHUB_TOKEN_X":        "check",
 		"SLIPWAY_SCAN_SKIP_DB_UPDATE": "true",
 	}), Warn: func(s string) { warned = append(warned, s) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		"ignoring INPUT_CALL: slipway has no input of that name",
-		"ignoring INPUT_LOAD: slipway has no input of that name",
+		"ignoring INPUT_BAKE_TARGET: slipway has no input of that name",
+		"ignoring INPUT_GITHUB_TOKEN_X: slipway has no input of that name",
 		"ignoring SLIPWAY_COMMAND: slipway has no input of that name",
 	}
 	if !slices.Equal(warned, want) {

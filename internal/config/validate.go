@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/slipway-ci/slipway/internal/attrs"
+	"github.com/slipway-ci/slipway/internal/csvlist"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/severity"
 )
@@ -41,6 +43,8 @@ func (c *Config) Validate() error {
 		c.validateBuilder,
 		c.validateRetry,
 		func() error { _, err := c.RunSettings(); return err },
+		func() error { _, _, err := c.BuildOutputs(); return err },
+		func() error { _, err := c.CallRequest(); return err },
 		func() error { _, err := c.MaxReportAge(); return err },
 		c.validateScan,
 		c.validateSign,
@@ -174,13 +178,8 @@ func (c *Config) validateAttestations() error {
 		if err != nil {
 			return errs.Input("provenance", "%q: expected true, false, mode=min or mode=max", c.Provenance)
 		}
-		for k, v := range kv {
-			switch {
-			case k == "mode" && (v == "min" || v == "max"):
-			case k == "builder-id" || k == "version" || k == "disabled" || k == "reproducible":
-			default:
-				return errs.Input("provenance", "%q: expected true, false, mode=min or mode=max", c.Provenance)
-			}
+		if err := checkAttestKeys("provenance", kv); err != nil {
+			return errs.Input("provenance", "%q: %v (expected true, false, mode=min or mode=max)", c.Provenance, err)
 		}
 	}
 	switch strings.ToLower(c.SBOM) {
@@ -191,7 +190,89 @@ func (c *Config) validateAttestations() error {
 			return errs.Input("sbom", "%q: expected true, false or generator=<image>", c.SBOM)
 		}
 	}
+	_, _, err := c.Attestations()
+	return err
+}
+
+// attestKeys are the attributes BuildKit's attestations take, by type
+// (buildx passes every one but type and disabled on as attest:<type>).
+var attestKeys = map[string][]string{
+	"provenance": {"mode", "builder-id", "version", "disabled", "reproducible", "inline-only", "filename"},
+	"sbom":       {"generator", "disabled", "scan-context", "scan-stage"},
+}
+
+func checkAttestKeys(typ string, kv map[string]string) error {
+	for k, v := range kv {
+		switch {
+		case k == "type":
+		case !slices.Contains(attestKeys[typ], k):
+			return fmt.Errorf("%s is not an attribute of a %s attestation (expected %s)", k, typ, strings.Join(attestKeys[typ], ", "))
+		case k == "mode" && v != "min" && v != "max":
+			return fmt.Errorf("mode %q is not min or max", v)
+		}
+	}
 	return nil
+}
+
+// Attestations are the provenance and sbom attestations the build asks
+// for, merged from provenance, sbom and attests as build-push-action
+// merges them: its provenance and sbom inputs come first and buildx keeps
+// the first entry of a type, so an attests entry counts only where that
+// input is left at its default (build-push-action's have none). An entry
+// with disabled=true turns its type off. Errors name attests.
+func (c *Config) Attestations() (provenance, sbom string, err error) {
+	provenance, sbom = c.Provenance, c.SBOM
+	defaults := map[string]string{}
+	for _, in := range Inputs() {
+		defaults[in.Name] = in.Default
+	}
+	seen := map[string]bool{}
+	for _, e := range c.Attests {
+		kv, err := attrs.Parse(e)
+		if err != nil {
+			return "", "", errs.Input("attests", "%q: %v", e, err)
+		}
+		typ := kv["type"]
+		if _, ok := attestKeys[typ]; !ok {
+			return "", "", errs.Input("attests", "%q: type %q is not an attestation BuildKit makes (expected type=provenance or type=sbom)", e, typ)
+		}
+		if err := checkAttestKeys(typ, kv); err != nil {
+			return "", "", errs.Input("attests", "%q: %v", e, err)
+		}
+		if seen[typ] {
+			continue // buildx keeps the first of a type
+		}
+		seen[typ] = true
+		value := attestValue(e, kv)
+		switch {
+		case typ == "provenance" && c.Provenance == defaults["provenance"]:
+			provenance = value
+		case typ == "sbom" && c.SBOM == defaults["sbom"]:
+			sbom = value
+		}
+	}
+	return provenance, sbom, nil
+}
+
+// attestValue is an attests entry as the provenance or sbom input's
+// value: false when disabled, true for no attribute, else the attributes
+// but type, in the entry's order.
+func attestValue(e string, kv map[string]string) string {
+	if d, _ := strconv.ParseBool(kv["disabled"]); d {
+		return "false"
+	}
+	fields, _ := csvlist.Split(e, csvlist.Opts{}) // attrs.Parse read it
+	var rest []string
+	for _, f := range fields {
+		k, _, _ := strings.Cut(f, "=")
+		if k = strings.ToLower(strings.TrimSpace(k)); k != "type" && k != "disabled" {
+			rest = append(rest, strings.TrimSpace(f))
+		}
+	}
+	if len(rest) == 0 {
+		return "true"
+	}
+	return strings.Join(rest, ",")
 }
 
 func (c *Config) validateBuilder() error {
@@ -519,4 +600,37 @@ func (c *Config) RunSettings() (attrs.RunSettings, error) {
 		r.Entitlements = append(r.Entitlements, "network.host")
 	}
 	return r, nil
+}
+
+// BuildOutputs reads the outputs entries, as buildx does, and whether the
+// image is loaded into the Docker Engine (load, or an outputs entry
+// type=docker without dest, as buildx's --load); an error names the
+// input. Loading takes one platform.
+func (c *Config) BuildOutputs() (outs []attrs.Output, load bool, err error) {
+	load = c.Load
+	input := "load"
+	for _, e := range c.Outputs {
+		o, l, err := attrs.ParseOutput(e)
+		if err != nil {
+			return nil, false, errs.Input("outputs", "%v", err)
+		}
+		if l {
+			load, input = true, "outputs"
+			continue
+		}
+		outs = append(outs, o)
+	}
+	if load && len(c.Platforms) > 1 {
+		return nil, false, errs.Input(input, "the Docker Engine loads one platform, but platforms has %d (expected one platform, or load: false and docker pull by digest in the next step)", len(c.Platforms))
+	}
+	return outs, load, nil
+}
+
+// CallRequest reads the call input as buildx's --call; nil for a build.
+func (c *Config) CallRequest() (*attrs.Call, error) {
+	call, err := attrs.ParseCall(c.Call)
+	if err != nil {
+		return nil, errs.Input("call", "%v", err)
+	}
+	return call, nil
 }

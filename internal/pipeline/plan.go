@@ -100,6 +100,14 @@ type BuildPlan struct {
 	// Run is how the RUN steps run (add-hosts, network, shm-size, ulimit,
 	// cgroup-parent, no-cache-filters, entitlements).
 	Run attrs.RunSettings `json:"run,omitzero"`
+	// Outputs are the outputs entries exported beside the OCI layout
+	// (files of the build for a later step).
+	Outputs []attrs.Output `json:"outputs,omitempty"`
+	// Load loads the built image into a Docker Engine; nil for none.
+	Load *LoadPlan `json:"load,omitempty"`
+	// Call is a frontend subrequest evaluated in place of the build
+	// (call: check, outline, targets); nil for a build.
+	Call *attrs.Call `json:"call,omitempty"`
 	// From are, for slipway merge, the partial runs whose images the
 	// index assembles, in platforms order; none for a build.
 	From []PartialSource `json:"from,omitempty"`
@@ -114,6 +122,13 @@ type BuildPlan struct {
 	// Labels and annotations come from the metadata.
 	Labels      map[string]string `json:"-"`
 	Annotations []meta.Annotation `json:"-"`
+}
+
+// LoadPlan is where the built image (one platform) is loaded, under the
+// planned tags, so that a later step can docker run it.
+type LoadPlan struct {
+	// DockerHost is the Engine's address (docker-host).
+	DockerHost string `json:"docker-host"`
 }
 
 // PartialSource is one line of slipway merge's from: a partial run's
@@ -335,6 +350,11 @@ const (
 	// is.
 	StageSource       Stage = "source"
 	StageVerifySource Stage = "verify-source"
+	// StageLoad loads the built image into a Docker Engine (load: true).
+	StageLoad Stage = "load"
+	// StageCall evaluates call: check, outline or targets, in place of
+	// the build.
+	StageCall Stage = "call"
 )
 
 // NonNil is s, or an empty slice for nil: JSON shows [] rather than null.
@@ -373,6 +393,16 @@ func Steps(p *Plan) []Step {
 	if p.Promote != nil {
 		return append(s, promoteSteps(p)...)
 	}
+	if c := p.Build.Call; c != nil {
+		switch c.Name {
+		case "lint":
+			add(StageCall, "run the Dockerfile checks of %s (call: check), build nothing: each warning with its file and line in the summary; fail only when the Dockerfile sets check=error=true", p.Build.File)
+		default:
+			add(StageCall, "print the %s of %s (call: %s), as buildx does; build nothing", c.Name, p.Build.File, c.Name)
+		}
+		add(StageReport, "write outputs and summary; %s", p.Report.Comment)
+		return s
+	}
 	primary, push := p.Publish.Primary()
 	switch {
 	case p.Merge:
@@ -381,6 +411,13 @@ func Steps(p *Plan) []Step {
 		add(StageBuild, "build %s for %s and push by digest (no tag) to %s", p.Build.File, platforms, primary)
 	default:
 		add(StageBuild, "build %s for %s into %s (no push: %s)", p.Build.File, platforms, p.Build.OutputDir, p.Publish.Reason)
+	}
+	if outs := p.Build.Outputs; len(outs) > 0 {
+		// In the same solve: the build step says so.
+		s[len(s)-1].Action += "; also export " + joined(outs) + " (outputs)"
+	}
+	if l := p.Build.Load; l != nil {
+		add(StageLoad, "load the image into the Docker Engine at %s under its tags, for a later docker run (load)", l.DockerHost)
 	}
 	if p.Partial {
 		if p.Scan.Enabled {

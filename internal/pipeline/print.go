@@ -164,4 +164,11 @@ func (p *Plan) writeBuild(row func(string, any), section func(string)) {
 		row("  node "+n.Address, how)
 	}
 	row("output dir", b.OutputDir)
+	row("outputs", shown(b.Outputs))
+	if b.Load != nil {
+		row("load", "into the Docker Engine at "+b.Load.DockerHost)
+	}
+	if b.Call != nil {
+		row("call", b.Call.Shown()+" (builds nothing)")
+	}
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -24,6 +25,10 @@ type Result struct {
 	Sign    *SignResult    `json:"sign,omitempty"`
 	// Partial is a partial run's result, for slipway merge.
 	Partial *PartialResult `json:"partial,omitempty"`
+	// Call is what call: check, outline or targets returned.
+	Call *CallResult `json:"call,omitempty"`
+	// Load is the image loaded into a Docker Engine (load).
+	Load *LoadResult `json:"load,omitempty"`
 	// Images is every repository the digest reached, with the tags moved
 	// there (empty until its tag step is done).
 	Images []PublishedImage `json:"images,omitempty"`
@@ -33,6 +38,45 @@ type Result struct {
 	// Failed is the step that failed and Error why; nil on success.
 	Failed *Step  `json:"failed,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// CallResult is what a call in place of the build returned.
+type CallResult struct {
+	// Call is the input's name for it: check, outline or targets.
+	Call string `json:"call"`
+	// Printed is what buildx prints for it; slipway's stdout.
+	Printed string `json:"printed"`
+	// Warnings are the Dockerfile checks' warnings (check).
+	Warnings []CheckWarning `json:"warnings,omitempty"`
+	// Error is the checks' error when the Dockerfile sets
+	// check=error=true and a check failed; "" otherwise.
+	Error string `json:"error,omitempty"`
+}
+
+// CheckWarning is one warning of the Dockerfile checks, where it is.
+type CheckWarning struct {
+	Rule        string `json:"rule"`
+	Description string `json:"description,omitempty"`
+	URL         string `json:"url,omitempty"`
+	Detail      string `json:"detail"`
+	File        string `json:"file,omitempty"`
+	Line        int    `json:"line,omitempty"`
+}
+
+// Where is file:line, or the file alone, or "".
+func (w CheckWarning) Where() string {
+	if w.Line > 0 {
+		return fmt.Sprintf("%s:%d", w.File, w.Line)
+	}
+	return w.File
+}
+
+// LoadResult is the image a Docker Engine was given.
+type LoadResult struct {
+	DockerHost string `json:"docker-host"`
+	// ImageID is the Engine's ID of it: its config's digest.
+	ImageID v1.Hash    `json:"image-id"`
+	Tags    []name.Tag `json:"tags"`
 }
 
 // PartialResult is what a partial run leaves for slipway merge: its

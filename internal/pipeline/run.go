@@ -67,6 +67,18 @@ type SourceReader interface {
 	VerifySource(ctx context.Context, p *PromotePlan, s *SignPlan, src *BuildResult) (*SignResult, error)
 }
 
+// Caller evaluates a call (check, outline, targets) in place of the
+// build. A failed check returns its result with the error.
+type Caller interface {
+	Call(ctx context.Context, b *BuildPlan) (*CallResult, error)
+}
+
+// Loader loads the built image (its one platform) into a Docker Engine
+// under tags.
+type Loader interface {
+	Load(ctx context.Context, l *LoadPlan, tags []name.Tag, built *BuildResult) (*LoadResult, error)
+}
+
 // Tagger moves tags onto the digest, last.
 type Tagger interface {
 	Tag(ctx context.Context, d name.Digest, tags []name.Tag) error
@@ -95,6 +107,8 @@ type Stages struct {
 	Notifier Notifier
 	// Source is slipway promote's; nil for the other commands.
 	Source SourceReader
+	Caller Caller
+	Loader Loader
 }
 
 // reportTimeout bounds the report after the run was interrupted.
@@ -141,6 +155,10 @@ func runStep(ctx context.Context, p *Plan, st Stages, r *Result, step Step) erro
 		if primary, push := p.Publish.Primary(); err == nil && push {
 			r.published(primary)
 		}
+	case StageCall:
+		r.Call, err = st.Caller.Call(ctx, &p.Build)
+	case StageLoad:
+		r.Load, err = st.Loader.Load(ctx, p.Build.Load, p.Publish.Tags, r.Build)
 	case StageScan:
 		r.Scan, err = st.Scanner.Scan(ctx, &p.Scan, r.Build)
 	case StageCompare:
@@ -237,7 +255,17 @@ func (r *Result) tagged(repo name.Repository, tags []name.Tag) {
 // the --dry-run set, after ko's nopPublisher.
 func Nop(w io.Writer) Stages {
 	n := nop{w}
-	return Stages{Builder: n, Scanner: n, Comparer: n, Signer: n, Copier: n, Tagger: n, Recorder: n, Notifier: n, Source: n}
+	return Stages{Builder: n, Scanner: n, Comparer: n, Signer: n, Copier: n, Tagger: n, Recorder: n, Notifier: n, Source: n, Caller: n, Loader: n}
+}
+
+func (n nop) Call(_ context.Context, b *BuildPlan) (*CallResult, error) {
+	n.say("evaluate call %s on %s and print its result", b.Call.Shown(), b.File)
+	return &CallResult{Call: b.Call.Shown()}, nil
+}
+
+func (n nop) Load(_ context.Context, l *LoadPlan, tags []name.Tag, _ *BuildResult) (*LoadResult, error) {
+	n.say("load the image into the Docker Engine at %s as %s", l.DockerHost, joined(tags))
+	return &LoadResult{DockerHost: l.DockerHost, Tags: tags}, nil
 }
 
 type nop struct{ w io.Writer }

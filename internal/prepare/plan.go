@@ -64,6 +64,9 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 	if p.Sign, err = planSign(cfg, in.Config.OIDC, p.Publish.Push); err != nil {
 		return nil, err
 	}
+	if err := onlyForBuild(p, in); err != nil {
+		return nil, err
+	}
 	if cfg.Partial {
 		if in.Merge {
 			return nil, errs.Input("partial", "slipway merge assembles the partial runs' index; partial is for the runs themselves (expected partial: false)")
@@ -103,8 +106,39 @@ func Plan(in Inputs) (*pipeline.Plan, error) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("gate is new, but there is no image to compare with (%s): the gate judges every finding, as gate: all", p.Compare.Reason))
 	}
 	p.Report = planReport(cfg, c)
+	if call := p.Build.Call; call != nil && call.Name != "lint" {
+		// It prints on stdout: nothing for a comment to say.
+		p.Report.CommentMode, p.Report.Comment = mode.CommentNever, fmt.Sprintf("off (call: %s prints, builds nothing)", call.Shown())
+	}
 	p.Steps = pipeline.Steps(p)
 	return p, nil
+}
+
+// onlyForBuild refuses call, outputs and load where nothing is built
+// (slipway merge and promote) and call where a partial run's job is to
+// build.
+func onlyForBuild(p *pipeline.Plan, in Inputs) error {
+	b := &p.Build
+	what := ""
+	switch {
+	case in.Merge:
+		what = "slipway merge assembles the partial runs' images, it builds nothing"
+	case in.Promote:
+		what = "slipway promote moves a published image, it builds nothing"
+	case in.Config.Partial && b.Call != nil:
+		return errs.Input("call", "a partial run builds its platform for slipway merge (expected call: build, or a job of its own for call: %s)", b.Call.Shown())
+	default:
+		return nil
+	}
+	switch {
+	case b.Call != nil:
+		return errs.Input("call", "%s (expected no call)", what)
+	case len(b.Outputs) > 0:
+		return errs.Input("outputs", "%s (expected no outputs)", what)
+	case b.Load != nil:
+		return errs.Input("load", "%s (expected load: false)", what)
+	}
+	return nil
 }
 
 // planPartial makes p one platform's job of a matrix: its one platform
@@ -257,17 +291,35 @@ func planBuild(l *config.Loaded, md *meta.Result) (pipeline.BuildPlan, error) {
 	if err != nil {
 		return pipeline.BuildPlan{}, err
 	}
+	provenance, sbom, err := cfg.Attestations()
+	if err != nil {
+		return pipeline.BuildPlan{}, err
+	}
+	outputs, load, err := cfg.BuildOutputs()
+	if err != nil {
+		return pipeline.BuildPlan{}, err
+	}
+	call, err := cfg.CallRequest()
+	if err != nil {
+		return pipeline.BuildPlan{}, err
+	}
 	b := pipeline.BuildPlan{
-		Run:     run,
+		Run: run, Outputs: outputs, Call: call,
 		Context: cfg.Context, File: cfg.File, Target: cfg.Target, Platforms: pipeline.NonNil(cfg.Platforms),
 		BuildContexts: attrs.Entries(cfg.BuildContexts), Secrets: pipeline.NonNil(secrets), SSH: cfg.SSH,
 		CacheFrom: pipeline.NonNil(attrs.Entries(cfg.CacheFrom)), CacheTo: pipeline.NonNil(attrs.Entries(cfg.CacheTo)), NoCache: cfg.NoCache, Pull: cfg.Pull,
-		Provenance: cfg.Provenance, SBOM: cfg.SBOM, SBOMGenerator: cfg.SBOMGenerator,
+		Provenance: provenance, SBOM: sbom, SBOMGenerator: cfg.SBOMGenerator,
 		Builder: builderName(cfg), Progress: cfg.Progress, OutputDir: cfg.OutputDir,
 		Labels: labelMap(md), Annotations: md.Annotations,
 	}
+	if load {
+		b.Load = &pipeline.LoadPlan{DockerHost: cfg.DockerHost}
+	}
 	if err := planNodes(cfg, &b); err != nil {
 		return pipeline.BuildPlan{}, err
+	}
+	if len(b.Nodes) > 0 && len(b.Outputs) > 0 {
+		return pipeline.BuildPlan{}, errs.Input("outputs", "a build on %d nodes exports its image into the OCI layout only (expected one builder for outputs entries, or a later step reading the layout or the pushed image)", len(b.Nodes))
 	}
 	if !l.Now.IsZero() {
 		b.SourceDateEpoch = strconv.FormatInt(l.Now.Unix(), 10)

@@ -675,3 +675,54 @@ func TestPlanPromote(t *testing.T) {
 		}
 	}
 }
+
+// call replaces the build with its one step; load adds a step after the
+// build; outputs ride in the build's solve; none of them where nothing is
+// built (merge, promote), call not in a partial run, outputs not on
+// several nodes.
+func TestPlanCallLoadOutputs(t *testing.T) {
+	stages := func(p *pipeline.Plan) string {
+		var s []string
+		for _, st := range p.Steps {
+			s = append(s, string(st.Stage))
+		}
+		return strings.Join(s, " ")
+	}
+	p, err := Plan(Inputs{Config: loaded(t, map[string]string{"call": "check", "cosign-key": "k"}), CI: pushCtx, Meta: metaResult()})
+	if err != nil || stages(p) != "call report" || p.Build.Call.Name != "lint" {
+		t.Errorf("call check: steps %q, call %+v, %v", stages(p), p.Build.Call, err)
+	}
+	p, err = Plan(Inputs{Config: loaded(t, map[string]string{"call": "targets"}), CI: pushCtx, Meta: metaResult()})
+	if err != nil || stages(p) != "call report" || p.Report.CommentMode != mode.CommentNever {
+		t.Errorf("call targets: steps %q, comment %q, %v", stages(p), p.Report.CommentMode, err)
+	}
+	p, err = Plan(Inputs{Config: loaded(t, map[string]string{"load": "true", "outputs": "type=local,dest=out", "docker-host": "unix:///run/d.sock"}), CI: pushCtx, Meta: metaResult()})
+	if err != nil || !strings.HasPrefix(stages(p), "build load scan ") {
+		t.Fatalf("load: steps %q, %v", stages(p), err)
+	}
+	if p.Build.Load.DockerHost != "unix:///run/d.sock" || !strings.HasSuffix(p.Steps[0].Action, "; also export type=local,dest=out (outputs)") {
+		t.Errorf("load %+v, build step %q", p.Build.Load, p.Steps[0].Action)
+	}
+	p, err = Plan(Inputs{Config: loaded(t, map[string]string{"outputs": "type=docker"}), CI: pushCtx, Meta: metaResult()})
+	if err != nil || p.Build.Load == nil || len(p.Build.Outputs) != 0 {
+		t.Errorf("outputs type=docker: load %+v, outputs %v, %v", p.Build.Load, p.Build.Outputs, err)
+	}
+	for _, tc := range []struct {
+		flags map[string]string
+		in    Inputs
+		input string
+	}{
+		{map[string]string{"call": "check", "from": "linux/amd64 sha256:1111111111111111111111111111111111111111111111111111111111111111 sha256:2222222222222222222222222222222222222222222222222222222222222222"}, Inputs{Merge: true}, "call"},
+		{map[string]string{"load": "true", "source": "ghcr.io/acme/app@sha256:1111111111111111111111111111111111111111111111111111111111111111", "images": "ghcr.io/acme/prod", "cosign-key": "k"}, Inputs{Promote: true}, "load"},
+		{map[string]string{"call": "check", "partial": "true", "platforms": "linux/arm64"}, Inputs{}, "call"},
+		{map[string]string{"outputs": "type=local,dest=o", "builder": "tcp://a:1234 platforms=linux/amd64\ntcp://b:1234 platforms=linux/arm64"}, Inputs{}, "outputs"},
+	} {
+		in := tc.in
+		in.Config, in.CI, in.Meta = loaded(t, tc.flags), pushCtx, metaResult()
+		_, err := Plan(in)
+		var ie *errs.InputError
+		if !errors.As(err, &ie) || ie.Input != tc.input {
+			t.Errorf("%v: %v, want an input error for %s", tc.flags, err, tc.input)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-ci/slipway/internal/attrs"
 	"github.com/slipway-ci/slipway/internal/ci"
 	"github.com/slipway-ci/slipway/internal/ci/citest"
 	"github.com/slipway-ci/slipway/internal/environ"
@@ -278,4 +279,35 @@ func TestJenkinsChangeRequestOnGitHub(t *testing.T) {
 		}
 	}
 	assertContains(t, "the log", log, "comment created on pull request #7 https://github.com/acme/app/pull/7#issuecomment-")
+}
+
+// call: check's warnings, each with its file and line, are in the job
+// summary and in the pull request's comment; with check=error=true the
+// report says the run failed on them.
+func TestCheckWarningsReported(t *testing.T) {
+	api := newFakeGitHub(t, "")
+	p := fixedPlan()
+	p.Build.Call = &attrs.Call{Name: "lint"}
+	p.Steps = []pipeline.Step{{Stage: pipeline.StageCall, Action: "run the Dockerfile checks"}, {Stage: pipeline.StageReport, Action: "report"}}
+	r := &pipeline.Result{
+		Call: &pipeline.CallResult{Call: "check", Warnings: []pipeline.CheckWarning{
+			{Rule: "FromAsCasing", URL: "https://docs.docker.com/go/dockerfile/rule/from-as-casing/", Detail: "'as' and 'FROM' keywords' casing do not match", File: "app/Dockerfile", Line: 3},
+			{Rule: "LegacyKeyValueFormat", Detail: `"ENV key=value" should be used instead of legacy "ENV key value" format`, File: "app/Dockerfile", Line: 4},
+		}, Error: "lint violation found for rules: FromAsCasing, LegacyKeyValueFormat"},
+		Failed: &p.Steps[0], Error: "call: the Dockerfile checks failed (check=error=true): lint violation found for rules: FromAsCasing, LegacyKeyValueFormat",
+	}
+	out := newOutputs()
+	notify(t, &Notifier{Outputs: out, CI: githubPR(api)}, p, r)
+	mine := api.Mine(7)
+	if len(mine) != 1 {
+		t.Fatalf("%d comments, want 1", len(mine))
+	}
+	wants := []string{
+		"failed at call", "### Dockerfile checks", "2 warnings; nothing was built (call: check).",
+		"| `app/Dockerfile:3` | [FromAsCasing](https://docs.docker.com/go/dockerfile/rule/from-as-casing/) | 'as' and 'FROM' keywords' casing do not match |",
+		"| `app/Dockerfile:4` | `LegacyKeyValueFormat` | \"ENV key=value\" should be used instead of legacy \"ENV key value\" format |",
+		"The Dockerfile sets `check=error=true`: the run fails on them.",
+	}
+	assertContains(t, "the comment", mine[0].Body, wants...)
+	assertContains(t, "the job summary", out.summary, wants...)
 }

@@ -139,8 +139,16 @@ func promoteSection(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
 func body(p *pipeline.Plan, r *pipeline.Result, rows []findingRow, n int) string {
 	var b strings.Builder
 	promoteSection(&b, p, r)
+	callSection(&b, r)
 	compareSection(&b, p, r)
 	images(&b, p, r)
+	if l := r.Load; l != nil {
+		fmt.Fprintf(&b, "\nLoaded into the Docker Engine at %s as image %s", code(l.DockerHost), code(l.ImageID.String()))
+		if len(l.Tags) > 0 {
+			fmt.Fprintf(&b, ", tagged %s", code(joinTags(l.Tags)))
+		}
+		b.WriteString(".\n")
+	}
 	scan(&b, p, r, rows, n)
 	sign(&b, p, r)
 	if pr := r.Partial; pr != nil {
@@ -153,6 +161,36 @@ func body(p *pipeline.Plan, r *pipeline.Result, rows []findingRow, n int) string
 		}
 	}
 	return b.String()
+}
+
+// callSection is what a call in place of the build returned: the
+// Dockerfile checks' warnings, where they are, or where an outline or
+// the targets went.
+func callSection(b *strings.Builder, r *pipeline.Result) {
+	c := r.Call
+	switch {
+	case c == nil:
+		return
+	case c.Call != "check":
+		fmt.Fprintf(b, "\n### call: %s\n\nPrinted on the job's log (stdout); nothing was built.\n", c.Call)
+		return
+	}
+	b.WriteString("\n### Dockerfile checks\n\n")
+	if len(c.Warnings) == 0 {
+		b.WriteString("No warning; nothing was built (call: check).\n")
+		return
+	}
+	fmt.Fprintf(b, "%d %s; nothing was built (call: check).\n\n| Where | Check | Warning |\n|---|---|---|\n", len(c.Warnings), plural(len(c.Warnings), "warning", "warnings"))
+	for _, w := range c.Warnings {
+		rule := code(w.Rule)
+		if w.URL != "" {
+			rule = fmt.Sprintf("[%s](%s)", esc(w.Rule), w.URL)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", code(w.Where()), rule, esc(w.Detail))
+	}
+	if c.Error != "" {
+		b.WriteString("\nThe Dockerfile sets `check=error=true`: the run fails on them.\n")
+	}
 }
 
 func images(b *strings.Builder, p *pipeline.Plan, r *pipeline.Result) {
@@ -443,4 +481,21 @@ func duration(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return "0s"
+}
+
+// plural is one or many by n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// joinTags renders tags for a person: "a:1, a:latest".
+func joinTags(tags []name.Tag) string {
+	s := make([]string, len(tags))
+	for i, t := range tags {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
 }

@@ -135,6 +135,15 @@ func (n *Notifier) logSummary(p *pipeline.Plan, r *pipeline.Result, cs CommentSt
 		}
 		fmt.Fprintf(&b, "  OCI layout: %s\n", bd.LayoutDir)
 	}
+	if c := r.Call; c != nil && c.Call == "check" {
+		fmt.Fprintf(&b, "  Dockerfile checks: %d %s\n", len(c.Warnings), plural(len(c.Warnings), "warning", "warnings"))
+		for _, w := range c.Warnings {
+			fmt.Fprintf(&b, "    %s: %s: %s\n", w.Where(), w.Rule, w.Detail)
+		}
+	}
+	if l := r.Load; l != nil {
+		fmt.Fprintf(&b, "  loaded into the Docker Engine at %s as %s %s\n", l.DockerHost, l.ImageID, joinTags(l.Tags))
+	}
 	if s := r.Scan; s != nil {
 		var counts []string
 		for _, sev := range severities {

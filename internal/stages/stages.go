@@ -90,10 +90,11 @@ func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 		BuildkitImage: cfg.BuildkitImage,
 		Log:           log,
 	}
-	var builder pipeline.Builder = &build.Stage{
+	bs := &build.Stage{
 		Connect: sel.Connect, Keychain: keychain, Pusher: uploads{&registry.Publisher{Keychain: keychain, Transport: tr}},
 		GHA: build.GHACache(gha), Progress: log,
 	}
+	var builder pipeline.Builder = bs
 	if g, ok := out.(ci.Grouper); ok {
 		builder = grouped{builder, g}
 	}
@@ -121,6 +122,8 @@ func New(prep *prepare.Prepared, log io.Writer) (pipeline.Stages, error) {
 		Tagger:   &registry.Tagger{Keychain: keychain, Transport: tr},
 		Recorder: &partial.Recorder{Keychain: keychain, Transport: tr, RunURL: prep.Plan.CI.RunURL},
 		Notifier: notifier,
+		Caller:   bs,
+		Loader:   build.Loader{},
 	}, nil
 }
 

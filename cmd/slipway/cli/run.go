@@ -154,6 +154,11 @@ func (o *runOptions) run(ctx context.Context) error {
 		return runErr
 	}
 	if o.output != "json" {
+		if res != nil && res.Call != nil {
+			// call: what buildx prints for it, failed checks too.
+			fmt.Fprint(o.stdout, res.Call.Printed)
+			return runErr
+		}
 		// The result, as ko and crane print theirs: the image by digest
 		// in every repository it reached, the first repository first.
 		if runErr == nil {
