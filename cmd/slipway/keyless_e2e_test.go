@@ -6,8 +6,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slipway-ci/slipway/internal/pipeline"
 	"github.com/slipway-ci/slipway/internal/testenv"
 )
+
+// startKeyless starts a real Fulcio; it returns it, an OIDC token of
+// its issuer for email, and the file of its trusted root.
+func startKeyless(t *testing.T, email string) (f *testenv.Fulcio, token, trustedRoot string) {
+	t.Helper()
+	f = testenv.StartFulcio(t)
+	token = f.Issuer.Token(t, map[string]any{"sub": "release-bot", "email": email, "email_verified": true})
+	trustedRoot = filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(trustedRoot, f.TrustedRoot(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f, token, trustedRoot
+}
 
 // Keyless, for real: a real Fulcio (v1.8.4, ephemeral CA, no CT log)
 // issues the certificate for an OIDC token of a test issuer it trusts;
@@ -18,13 +32,8 @@ import (
 // off and the trusted root has no CT log, so no SCT is required.
 func TestKeylessSignWithFulcio(t *testing.T) {
 	e := testenv.Get(t)
-	f := testenv.StartFulcio(t)
 	const email = "release-bot@example.com"
-	token := f.Issuer.Token(t, map[string]any{"sub": "release-bot", "email": email, "email_verified": true})
-	trusted := filepath.Join(t.TempDir(), "trusted_root.json")
-	if err := os.WriteFile(trusted, f.TrustedRoot(t), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f, token, trusted := startKeyless(t, email)
 
 	dir := testenv.GitProject(t, signedApp)
 	repo := e.UniqueRepo(t, "keyless")
@@ -186,5 +195,59 @@ func TestKeylessSignLoggedAndTimestamped(t *testing.T) {
 		if out, err := c.run(t, args...); err != nil {
 			t.Errorf("%s %s: %v\n%s", c.name, strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// slipway promote of a keyless-signed image: the source's signature is
+// verified by the certificate identity and issuer given, against the
+// trusted root of the real Fulcio that issued it, then the image moves
+// and the cosign CLI verifies it at the destination by that identity.
+// Another identity is refused with nothing copied and no tag.
+func TestPromoteKeyless(t *testing.T) {
+	e := testenv.Get(t)
+	const email = "release-bot@example.com"
+	f, token, trusted := startKeyless(t, email)
+	dir := testenv.GitProject(t, signedApp)
+	src := e.UniqueRepo(t, "keyless-promote")
+	res, _ := runResult(t, dir, buildEnv(t, e, map[string]string{
+		"SLIPWAY_CONTEXT": dir, "SLIPWAY_IMAGES": src, "SLIPWAY_BUILD_ARGS": "BASE=" + e.BaseImage,
+		"SLIPWAY_PLATFORMS": "linux/amd64", "SLIPWAY_TAGS": "type=raw,value=rc", "SLIPWAY_FLAVOR": "latest=false",
+		"SLIPWAY_SIGN": "true", "SIGSTORE_ID_TOKEN": token, "SLIPWAY_FULCIO_URL": f.URL,
+		"SLIPWAY_TLOG_UPLOAD": "false", "SLIPWAY_TRUSTED_ROOT": trusted,
+	}))
+	digest := res.Build.DigestStr()
+	source := src + "@" + digest
+	promoteAs := func(identity string) map[string]string {
+		return buildEnv(t, e, map[string]string{
+			"SLIPWAY_CERTIFICATE_IDENTITY": identity, "SLIPWAY_CERTIFICATE_OIDC_ISSUER": f.Issuer.URL,
+			"SLIPWAY_TRUSTED_ROOT": trusted, "SLIPWAY_TLOG_UPLOAD": "false",
+		})
+	}
+
+	refused := src + "-refused"
+	res, r := promoted(t, promoteAs("someone-else@example.com"), source, "--to", refused, "--tags", "v1")
+	if r.code != 1 || res.Failed == nil || res.Failed.Stage != pipeline.StageVerifySource {
+		t.Errorf("promote by another identity: exit %d, failed %+v; want 1 at verify-source\n%s", r.code, res.Failed, r.stderr)
+	}
+	absent(t, refused, digest)
+
+	prod := src + "-prod"
+	res, r = promoted(t, promoteAs(email), source, "--to", prod, "--tags", "v1")
+	if r.code != 0 {
+		t.Fatalf("slipway promote (keyless): exit %d\n%s", r.code, r.stderr)
+	}
+	if got := testenv.TagDigest(t, prod+":v1"); got != digest {
+		t.Errorf("%s:v1 = %s, want %s", prod, got, digest)
+	}
+	if got := doneStages(res); got != "source verify-source copy tag report" {
+		t.Errorf("steps = %s, want the source verified, copied, tagged", got)
+	}
+	out, err := testenv.Cosign(t, "verify", "--certificate-identity", email, "--certificate-oidc-issuer", f.Issuer.URL,
+		"--trusted-root", trusted, "--insecure-ignore-tlog=true", "--insecure-ignore-sct=true", prod+"@"+digest)
+	if err != nil {
+		t.Errorf("cosign verify at the destination: %v\n%s", err, out)
+	}
+	if strings.Contains(r.stdout+r.stderr, token) {
+		t.Error("the output shows the OIDC token")
 	}
 }

@@ -21,8 +21,11 @@ import (
 // Registry is where prune reads and deletes: the OCI distribution API
 // here (OCI); the hosted registries' own APIs implement it too.
 type Registry interface {
-	// Repositories lists the registry's repositories (its catalog).
-	Repositories(ctx context.Context, reg name.Registry) ([]name.Repository, error)
+	// Repositories lists the registry's repositories (its catalog), or
+	// those under prefix (a pattern's literal path before its first
+	// wildcard, "acme/" of ghcr.io/acme/*) where the registry lists per
+	// owner or group; the caller matches the pattern.
+	Repositories(ctx context.Context, reg name.Registry, prefix string) ([]name.Repository, error)
 	// Read reads a repository's tags and every manifest they, their
 	// attachments and pending reach.
 	Read(ctx context.Context, repo name.Repository, pending []v1.Hash) (*Snapshot, error)
@@ -50,8 +53,8 @@ func (o *OCI) opts(ctx context.Context) []remote.Option {
 	return registry.RemoteOptions(ctx, o.Keychain, o.Transport)
 }
 
-// Repositories pages through the catalog.
-func (o *OCI) Repositories(ctx context.Context, reg name.Registry) ([]name.Repository, error) {
+// Repositories pages through the catalog, all of it.
+func (o *OCI) Repositories(ctx context.Context, reg name.Registry, _ string) ([]name.Repository, error) {
 	names, err := remote.Catalog(ctx, reg, o.opts(ctx)...)
 	if err != nil {
 		return nil, fmt.Errorf("listing the repositories of %s: %w", reg, err)
@@ -234,4 +237,39 @@ func (o *OCI) DeleteTag(ctx context.Context, t name.Tag) error {
 func notFound(err error) bool {
 	var te *transport.Error
 	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
+}
+
+// ByHost sends each registry's requests to its own API (GHCR's, GitLab's)
+// and the others' to Default: the decorator a policy over several
+// registries runs through.
+type ByHost struct {
+	Default Registry
+	Hosts   map[string]Registry // by registry host (name.Registry.RegistryStr)
+}
+
+func (b ByHost) of(host string) Registry {
+	if r, ok := b.Hosts[host]; ok {
+		return r
+	}
+	return b.Default
+}
+
+// Repositories implements Registry.
+func (b ByHost) Repositories(ctx context.Context, reg name.Registry, prefix string) ([]name.Repository, error) {
+	return b.of(reg.RegistryStr()).Repositories(ctx, reg, prefix)
+}
+
+// Read implements Registry.
+func (b ByHost) Read(ctx context.Context, repo name.Repository, pending []v1.Hash) (*Snapshot, error) {
+	return b.of(repo.RegistryStr()).Read(ctx, repo, pending)
+}
+
+// Delete implements Registry.
+func (b ByHost) Delete(ctx context.Context, d name.Digest) error {
+	return b.of(d.RegistryStr()).Delete(ctx, d)
+}
+
+// DeleteTag implements Registry.
+func (b ByHost) DeleteTag(ctx context.Context, t name.Tag) error {
+	return b.of(t.RegistryStr()).DeleteTag(ctx, t)
 }

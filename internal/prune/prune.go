@@ -140,20 +140,22 @@ func repositories(ctx context.Context, p *Policy, reg Registry) ([]name.Reposito
 				seen[repo.String()] = repo
 				continue
 			}
-			host, _, _ := strings.Cut(pat, "/")
+			host, path, _ := strings.Cut(pat, "/")
 			if strings.ContainsAny(host, "*?[\\") {
 				return nil, errs.Input("policy", "repository %q: write the registry host out (patterns match the path)", pat)
 			}
-			if _, ok := catalogs[host]; !ok {
+			prefix := path[:strings.IndexAny(path, "*?[\\")]
+			key := host + "/" + prefix
+			if _, ok := catalogs[key]; !ok {
 				rg, err := name.NewRegistry(host, name.StrictValidation)
 				if err != nil {
 					return nil, errs.WrapInput("policy", err, "repository %q", pat)
 				}
-				if catalogs[host], err = reg.Repositories(ctx, rg); err != nil {
+				if catalogs[key], err = reg.Repositories(ctx, rg, prefix); err != nil {
 					return nil, err
 				}
 			}
-			for _, repo := range catalogs[host] {
+			for _, repo := range catalogs[key] {
 				if matchAny([]string{pat}, repo.String()) {
 					seen[repo.String()] = repo
 				}

@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/json"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/slipway-ci/slipway/internal/environ"
 	"github.com/slipway-ci/slipway/internal/errs"
 	"github.com/slipway-ci/slipway/internal/prune"
 	"github.com/slipway-ci/slipway/internal/registry"
@@ -21,6 +24,7 @@ type pruneOptions struct {
 	dryRun  bool
 	output  string
 	journal string
+	api     string
 }
 
 func newPrune() *cobra.Command {
@@ -42,7 +46,14 @@ it only prints the plan (what is kept by which rule, what would be
 deleted, the bytes); with --yes it deletes, tags first, then what they
 tagged, then children, then attachments, recording the plan in --journal
 until it ends so that a run killed part-way is finished by the next.
-The plan goes to stdout (--output json for JSON), progress to stderr.`,
+The plan goes to stdout (--output json for JSON), progress to stderr.
+
+GHCR deletes through GitHub's Packages API (GITHUB_TOKEN or
+SLIPWAY_GITHUB_TOKEN with read:packages and delete:packages, at
+GITHUB_API_URL), which also lists the untagged versions; GitLab's
+registry lists repositories and deletes tags through GitLab's API
+(SLIPWAY_GITLAB_TOKEN, else CI_JOB_TOKEN, at CI_API_V4_URL). --api
+says which API each registry gets.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
@@ -60,6 +71,7 @@ The plan goes to stdout (--output json for JSON), progress to stderr.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan only (the default)")
 	f.StringVarP(&o.output, "output", "o", "text", "plan format on stdout: text or json")
 	f.StringVar(&o.journal, "journal", ".slipway/prune-journal.json", "file recording a deleting run's plan until it ends")
+	f.StringVar(&o.api, "api", string(prune.APIAuto), "the API that lists and deletes: auto (GitHub's Packages API for ghcr.io, GitLab's registry API for registry.gitlab.com and CI_REGISTRY, the distribution API elsewhere), distribution, github or gitlab")
 	return cmd
 }
 
@@ -70,14 +82,24 @@ func (o *pruneOptions) run(cmd *cobra.Command) error {
 	if o.yes && o.dryRun {
 		return errs.Input("yes", "--yes deletes and --dry-run does not (expected one of them)")
 	}
+	if !slices.Contains(prune.APIs, prune.API(o.api)) {
+		return errs.Input("api", "expected one of %v, got %q", prune.APIs, o.api)
+	}
 	p, err := o.readPolicy(cmd)
 	if err != nil {
 		return err
 	}
 	stderr := cmd.ErrOrStderr()
+	reg, err := hostedAPIs(environ.OS(), prune.API(o.api)).Registry(&prune.OCI{
+		Keychain:  registry.NewKeychain(nil, nil),
+		Transport: registry.RetryPolicy{MaxTime: registry.DefaultRetryTime, Log: stderr}.Transport(nil),
+	})
+	if err != nil {
+		return errs.WrapInput("api", err, "choosing the registries' API")
+	}
 	plan, runErr := prune.Run(cmd.Context(), prune.Options{
 		Policy:   p,
-		Registry: &prune.OCI{Keychain: registry.NewKeychain(nil, nil), Transport: registry.RetryPolicy{MaxTime: registry.DefaultRetryTime, Log: stderr}.Transport(nil)},
+		Registry: reg,
 		Now:      time.Now,
 		Yes:      o.yes,
 		Journal:  o.journal,
@@ -98,6 +120,26 @@ func (o *pruneOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	return runErr
+}
+
+// hostedAPIs reads the hosted registries' API roots and tokens from
+// the environment: GitHub's as in Actions, GitLab's as in a GitLab job.
+func hostedAPIs(env environ.Env, api prune.API) prune.Hosted {
+	h := prune.Hosted{
+		API:          api,
+		GitHubAPIURL: cmp.Or(env.Get("GITHUB_API_URL"), "https://api.github.com"),
+		GitHubToken:  cmp.Or(env.Get("SLIPWAY_GITHUB_TOKEN"), env.Get("GITHUB_TOKEN")),
+		GitLabAPIURL: cmp.Or(env.Get("CI_API_V4_URL"), "https://gitlab.com/api/v4"),
+		GitLabToken:  env.Get("SLIPWAY_GITLAB_TOKEN"),
+	}
+	if h.GitLabToken == "" {
+		h.GitLabToken = env.Get("CI_JOB_TOKEN")
+		h.GitLabJobToken = h.GitLabToken != ""
+	}
+	if r := env.Get("CI_REGISTRY"); r != "" {
+		h.GitLabRegistries = []string{r}
+	}
+	return h
 }
 
 // readPolicy is the --policy file, or the rule the flags give; not both.

@@ -17,7 +17,8 @@ import (
 
 // gitlabEndpoint is one endpoint of GitLab's REST API (v4) as its
 // documentation describes it: GitLab publishes no OpenAPI description on
-// npm, so the MR note's endpoints are listed here from the pages named.
+// npm, so the endpoints slipway uses (the MR note's, prune's) are listed
+// here from the pages named.
 type gitlabEndpoint struct {
 	name     string
 	method   string
@@ -52,6 +53,20 @@ var gitlabEndpoints = []gitlabEndpoint{
 		required: []string{"body"},
 		doc:      "https://docs.gitlab.com/api/notes/#modify-existing-merge-request-note",
 	},
+	{
+		name: "list registry repositories within a group", method: "GET", path: regexp.MustCompile(`^/groups/[^/]+/registry/repositories$`),
+		query: []string{"tags", "tags_count", "page", "per_page"},
+		doc:   "https://docs.gitlab.com/api/container_registry/#within-a-group",
+	},
+	{
+		name: "list registry repositories within a project", method: "GET", path: regexp.MustCompile(`^/projects/[^/]+/registry/repositories$`),
+		query: []string{"tags", "tags_count", "page", "per_page"},
+		doc:   "https://docs.gitlab.com/api/container_registry/#within-a-project",
+	},
+	{
+		name: "delete a registry repository tag", method: "DELETE", path: regexp.MustCompile(`^/projects/[^/]+/registry/repositories/\d+/tags/[^/]+$`),
+		doc: "https://docs.gitlab.com/api/container_registry/#delete-a-registry-repository-tag",
+	},
 }
 
 // checkGitLabRequest finds the documented endpoint of a request and says
@@ -79,7 +94,7 @@ func checkGitLabRequest(method, path string, query url.Values, body []byte) (git
 		}
 		return e, nil
 	}
-	return gitlabEndpoint{}, fmt.Errorf("%s %s: not a documented endpoint of the MR note", method, path)
+	return gitlabEndpoint{}, fmt.Errorf("%s %s: not a documented endpoint (of those slipway uses)", method, path)
 }
 
 // GitLabNote is a merge request note the fake holds.
