@@ -91,6 +91,29 @@ func TestGitLabDockerExecutor(t *testing.T) {
 		t.Errorf("%s:gitlab is %s, the job's digest %s", repo, got, digest)
 	}
 	verifySigned(t, pub, repo+"@"+digest)
+
+	// The template's command: promote, in a later job: the published
+	// digest verified with the same key (its public half), judged on its
+	// signed report, copied and tagged v1 in another repository.
+	prod := repo + "-prod"
+	pdir := testenv.GitLabProject(t, appFiles, fmt.Sprintf(`      image: %s
+      command: promote
+      source: %s
+      images: %s
+      tags: type=raw,value=v1
+      scan: "true"
+      severity: CRITICAL
+      comment: never
+`, img.Ref, repo+"@"+digest, prod))
+	log = testenv.GitLabCILocal(t, pdir, []string{"DOCKER_HOST=" + host}, opts...)
+	penv := testenv.ReadDotenv(t, filepath.Join(testenv.GitLabArtifacts(pdir), ".gitlab-ci-reports", "dotenv", ".slipway", "slipway.env"))
+	if penv["SLIPWAY_RESULT_STATUS"] != "passed" || penv["SLIPWAY_RESULT_DIGEST"] != digest {
+		t.Errorf("the promote job's slipway.env: status %q, digest %q; want passed, %s\n%s", penv["SLIPWAY_RESULT_STATUS"], penv["SLIPWAY_RESULT_DIGEST"], digest, log)
+	}
+	if got := testenv.TagDigest(t, prod+":v1"); got != digest {
+		t.Errorf("%s:v1 is %s, want the promoted %s", prod, got, digest)
+	}
+	verifySigned(t, pub, prod+"@"+digest)
 }
 
 // The matrix template under gitlab-ci-local: a parallel:matrix job per
