@@ -19,8 +19,8 @@ type Call struct {
 	IgnoreStatus bool `json:"ignore-status,omitempty"`
 }
 
-// Subrequests slipway evaluates, by call name; check is lint's alias, as
-// in buildx.
+// callNames are the call input's values (check is lint's alias, as in
+// buildx; build builds).
 var callNames = []string{"build", "check", "outline", "targets"}
 
 // ParseCall reads the call input as buildx's ParseCallFunc does: a name,

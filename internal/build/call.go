@@ -73,21 +73,18 @@ func callResult(b *pipeline.BuildPlan, c *attrs.Call, meta map[string][]byte) (*
 	r := &pipeline.CallResult{Call: c.Shown()}
 	var out bytes.Buffer
 	js := meta["result.json"]
-	printer := map[string]func([]byte, *bytes.Buffer) error{
-		"outline": func(dt []byte, w *bytes.Buffer) error { return outline.PrintOutline(dt, w) },
-		"targets": func(dt []byte, w *bytes.Buffer) error { return targets.PrintTargets(dt, w) },
-	}
+	var err error
 	switch {
 	case c.Format == "json":
 		out.Write(js)
 		out.WriteByte('\n')
-	case c.Name == "lint":
-	case printer[c.Name] != nil:
-		if err := printer[c.Name](js, &out); err != nil {
-			return nil, fmt.Errorf("printing the %s: %w", c.Name, err)
-		}
-	default:
-		out.Write(meta["result.txt"])
+	case c.Name == "outline":
+		err = outline.PrintOutline(js, &out)
+	case c.Name == "targets":
+		err = targets.PrintTargets(js, &out)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("printing the %s: %w", c.Name, err)
 	}
 	if c.Name != "lint" {
 		r.Printed = out.String()

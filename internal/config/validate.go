@@ -222,10 +222,8 @@ func checkAttestKeys(typ string, kv map[string]string) error {
 // with disabled=true turns its type off. Errors name attests.
 func (c *Config) Attestations() (provenance, sbom string, err error) {
 	provenance, sbom = c.Provenance, c.SBOM
-	defaults := map[string]string{}
-	for _, in := range Inputs() {
-		defaults[in.Name] = in.Default
-	}
+	pin, _ := Lookup("provenance")
+	sin, _ := Lookup("sbom")
 	seen := map[string]bool{}
 	for _, e := range c.Attests {
 		kv, err := attrs.Parse(e)
@@ -245,9 +243,9 @@ func (c *Config) Attestations() (provenance, sbom string, err error) {
 		seen[typ] = true
 		value := attestValue(e, kv)
 		switch {
-		case typ == "provenance" && c.Provenance == defaults["provenance"]:
+		case typ == "provenance" && c.Provenance == pin.Default:
 			provenance = value
-		case typ == "sbom" && c.SBOM == defaults["sbom"]:
+		case typ == "sbom" && c.SBOM == sin.Default:
 			sbom = value
 		}
 	}

@@ -192,17 +192,12 @@ func (g *GitHub) Delete(ctx context.Context, d name.Digest) error {
 		return err
 	}
 	repo := d.Context()
-	g.mu.Lock()
-	id, ok := g.versions[repo.String()][h]
-	g.mu.Unlock()
+	id, ok := g.versionID(repo, h)
 	if !ok {
 		if _, err := g.listVersions(ctx, repo); err != nil {
 			return err
 		}
-		g.mu.Lock()
-		id, ok = g.versions[repo.String()][h]
-		g.mu.Unlock()
-		if !ok {
+		if id, ok = g.versionID(repo, h); !ok {
 			return nil // gone already
 		}
 	}
@@ -215,6 +210,14 @@ func (g *GitHub) Delete(ctx context.Context, d name.Digest) error {
 		return fmt.Errorf("deleting %s (package version %d): %w", d, id, err)
 	}
 	return nil
+}
+
+// versionID is the package version of h in repo, as last listed.
+func (g *GitHub) versionID(repo name.Repository, h v1.Hash) (int64, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	id, ok := g.versions[repo.String()][h]
+	return id, ok
 }
 
 // DeleteTag cannot: GitHub deletes versions, with all their tags.

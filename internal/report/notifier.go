@@ -125,11 +125,7 @@ func (n *Notifier) logSummary(p *pipeline.Plan, r *pipeline.Result, cs CommentSt
 		for _, img := range r.Images {
 			fmt.Fprintf(&b, "  pushed %s", img.Ref)
 			if len(img.Tags) > 0 {
-				names := make([]string, len(img.Tags))
-				for i, t := range img.Tags {
-					names[i] = t.String()
-				}
-				fmt.Fprintf(&b, " tagged %s", strings.Join(names, ", "))
+				fmt.Fprintf(&b, " tagged %s", joinTags(img.Tags))
 			}
 			b.WriteString("\n")
 		}
